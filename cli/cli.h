@@ -1,0 +1,83 @@
+/* Shared frame of the phonetrust command line.
+ *
+ * Each noun lives in its own file and exports
+ *     int pt_cli_<noun>(pt_cli_t *cli, int argc, char **argv);
+ * where argv[0] is the noun and argv[1] the verb (if any); a verb handler
+ * typically runs getopt_long over (argc - 1, argv + 1) so that getopt sees
+ * the verb as its program name.  Global options (--data, --json, --quiet)
+ * have already been removed from argv.  Exit codes: 0 success, 1 refused request
+ * (one-line reason on stderr, store unchanged), 2 usage error.
+ */
+#ifndef PT_CLI_CLI_H
+#define PT_CLI_CLI_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "lib/errors.h"
+#include "lib/seal.h"
+#include "store/store.h"
+
+enum { PT_EXIT_OK = 0, PT_EXIT_REFUSED = 1, PT_EXIT_USAGE = 2 };
+
+typedef struct pt_cli {
+	const char *data_dir; /* --data, $PHONETRUST_DATA or the default */
+	bool json;            /* --json given (before or after the verb) */
+	bool quiet;
+	pt_store_t *store;    /* opened on demand by pt_cli_store() */
+	bool have_key;
+	pt_data_key_t key;    /* loaded on demand by pt_cli_data_key() */
+} pt_cli_t;
+
+typedef int (*pt_cli_noun_fn)(pt_cli_t *cli, int argc, char **argv);
+
+/* Opens the node's store (read-write) if not yet open.  On failure prints
+ * why and returns NULL. */
+pt_store_t *pt_cli_store(pt_cli_t *cli);
+
+/* Loads the cluster data key (for sealing/opening secrets).  On failure
+ * prints why and returns NULL. */
+const pt_data_key_t *pt_cli_data_key(pt_cli_t *cli);
+
+/* Prints "phonetrust: <message>" on stderr and returns PT_EXIT_REFUSED. */
+int pt_cli_refuse(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Prints "phonetrust: <message>" (and a hint to use --help) on stderr and
+ * returns PT_EXIT_USAGE. */
+int pt_cli_usage_error(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2)));
+
+/* Prints JSON (takes ownership of value) on stdout, indented, newline. */
+int pt_cli_print_json(json_t *value);
+
+/* True when argv holds -h or --help. */
+bool pt_cli_wants_help(int argc, char **argv);
+
+/* Human tables: collect rows, then print with columns aligned.  Cells are
+ * copied. */
+typedef struct pt_table_out pt_table_out_t;
+pt_table_out_t *pt_table_out_new(int ncols, const char *const *headers);
+int pt_table_out_add(pt_table_out_t *t, const char *const *cells);
+void pt_table_out_print(const pt_table_out_t *t, FILE *out);
+void pt_table_out_destroy(pt_table_out_t **t);
+
+/* Hex encoding into a new string (caller frees). */
+char *pt_cli_hex(const uint8_t *data, size_t len);
+
+/* Nouns (defined in cli/<noun>.c). */
+int pt_cli_init(pt_cli_t *cli, int argc, char **argv);
+int pt_cli_device(pt_cli_t *cli, int argc, char **argv);
+int pt_cli_profile(pt_cli_t *cli, int argc, char **argv);
+int pt_cli_cluster(pt_cli_t *cli, int argc, char **argv);
+int pt_cli_capf(pt_cli_t *cli, int argc, char **argv);
+int pt_cli_store_noun(pt_cli_t *cli, int argc, char **argv);
+int pt_cli_node(pt_cli_t *cli, int argc, char **argv);
+int pt_cli_ctl(pt_cli_t *cli, int argc, char **argv);
+int pt_cli_itl(pt_cli_t *cli, int argc, char **argv);
+int pt_cli_tlv(pt_cli_t *cli, int argc, char **argv);
+int pt_cli_trust(pt_cli_t *cli, int argc, char **argv);
+int pt_cli_migrate(pt_cli_t *cli, int argc, char **argv);
+int pt_cli_phone(pt_cli_t *cli, int argc, char **argv);
+
+#endif

@@ -1,0 +1,101 @@
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "store/datakey.h"
+
+pt_store_t *pt_cli_store(pt_cli_t *cli)
+{
+	if (cli->store)
+		return cli->store;
+	int r = pt_store_open(cli->data_dir, 0, 0, &cli->store);
+	if (r == PT_ERR_NOT_FOUND) {
+		pt_cli_refuse("no store in %s (run 'phonetrust init' first, or "
+			      "name the node's directory with --data)",
+			      cli->data_dir);
+		return NULL;
+	}
+	if (r == PT_ERR_SCHEMA_NEWER) {
+		pt_cli_refuse("the store in %s was written by a newer "
+			      "phonetrust (schema newer than %u); upgrade "
+			      "this binary",
+			      cli->data_dir, PT_SCHEMA_VERSION);
+		return NULL;
+	}
+	if (r != PT_OK) {
+		pt_cli_refuse("cannot open the store in %s: %s", cli->data_dir,
+			      pt_strerror(r));
+		return NULL;
+	}
+	return cli->store;
+}
+
+const pt_data_key_t *pt_cli_data_key(pt_cli_t *cli)
+{
+	if (cli->have_key)
+		return &cli->key;
+	int r = pt_datakey_load(cli->data_dir, &cli->key);
+	if (r != PT_OK) {
+		pt_cli_refuse("cannot load the cluster data key from %s/keys: "
+			      "%s",
+			      cli->data_dir, pt_strerror(r));
+		return NULL;
+	}
+	cli->have_key = true;
+	return &cli->key;
+}
+
+int pt_cli_refuse(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fputs("phonetrust: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+	return PT_EXIT_REFUSED;
+}
+
+int pt_cli_usage_error(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fputs("phonetrust: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputs(" (see --help)\n", stderr);
+	va_end(ap);
+	return PT_EXIT_USAGE;
+}
+
+int pt_cli_print_json(json_t *value)
+{
+	if (!value)
+		return pt_cli_refuse("out of memory building JSON");
+	int r = json_dumpf(value, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	fputc('\n', stdout);
+	json_decref(value);
+	return r == 0 ? PT_EXIT_OK : PT_EXIT_REFUSED;
+}
+
+bool pt_cli_wants_help(int argc, char **argv)
+{
+	for (int i = 0; i < argc; i++)
+		if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)
+			return true;
+	return false;
+}
+
+char *pt_cli_hex(const uint8_t *data, size_t len)
+{
+	static const char digits[] = "0123456789abcdef";
+	char *s = malloc(len * 2 + 1);
+	if (!s)
+		return NULL;
+	for (size_t i = 0; i < len; i++) {
+		s[2 * i] = digits[data[i] >> 4];
+		s[2 * i + 1] = digits[data[i] & 15];
+	}
+	s[len * 2] = '\0';
+	return s;
+}

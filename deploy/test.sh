@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Builds phonetrust twice (a warnings-as-errors build and an ASan+UBSan
+# build) and runs the whole suite with ctest in each.  Installs missing
+# Debian packages first.  Usage: ./deploy/test.sh [ctest args...]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./deploy/deps.sh
+
+jobs=$(nproc 2>/dev/null || echo 2)
+
+build() {
+  local dir=$1; shift
+  cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPT_WERROR=ON "$@" >/dev/null
+  cmake --build "$dir" -j "$jobs"
+}
+
+echo "== normal build"
+build build
+echo "== sanitizer build (ASan + UBSan)"
+build build-asan -DPT_SANITIZE=ON
+
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+
+echo "== tests: normal build"
+(cd build && ctest --output-on-failure -j "$jobs" "$@")
+echo "== tests: sanitizer build"
+(cd build-asan && ctest --output-on-failure -j "$jobs" "$@")

@@ -1,0 +1,612 @@
+#include "store/store.h"
+
+#include <lmdb.h>
+#include <openssl/evp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+
+#include "changelog.pb-c.h"
+#include "lib/errors.h"
+
+#define PT_DEFAULT_MAP_SIZE ((size_t)16 << 30)
+#define META_SCHEMA "schema_version"
+#define META_LAST_SEQ "last_sequence"
+
+struct pt_store {
+	MDB_env *env;
+	MDB_dbi tables[PT_TABLE_COUNT_];
+	MDB_dbi changelog;
+	MDB_dbi meta;
+	char *dir;
+	unsigned schema_version;
+};
+
+struct pt_txn {
+	pt_store_t *store;
+	MDB_txn *txn;
+	bool write;
+	char *origin;
+	Pt__Change **changes;
+	size_t n_changes;
+	size_t cap_changes;
+};
+
+static const char *const table_names[PT_TABLE_COUNT_] = {
+	[PT_TABLE_DEVICES] = "devices",
+	[PT_TABLE_PROFILES] = "profiles",
+	[PT_TABLE_TRUST] = "trust",
+	[PT_TABLE_NODES] = "nodes",
+	[PT_TABLE_CLUSTER] = "cluster",
+};
+
+const char *pt_table_name(pt_table_t table)
+{
+	if (table < PT_TABLE_FIRST || table > PT_TABLE_LAST)
+		return NULL;
+	return table_names[table];
+}
+
+/* LMDB mixes its own negative codes with positive errno values; fold both
+ * into our single space here so nothing above sees an MDB_* code. */
+static int from_mdb(int rc)
+{
+	switch (rc) {
+	case MDB_SUCCESS: return PT_OK;
+	case MDB_NOTFOUND: return PT_ERR_NOT_FOUND;
+	case MDB_MAP_FULL: return PT_ERR_STORE_FULL;
+	case MDB_TXN_FULL: return PT_ERR_STORE_FULL;
+	case MDB_CORRUPTED:
+	case MDB_PAGE_NOTFOUND:
+	case MDB_INVALID:
+	case MDB_VERSION_MISMATCH: return PT_ERR_CORRUPT;
+	default:
+		break;
+	}
+	if (rc > 0)
+		return PT_ESYS(rc);
+	return PT_ERR_STORE;
+}
+
+static bool valid_table(pt_table_t table)
+{
+	return table >= PT_TABLE_FIRST && table <= PT_TABLE_LAST;
+}
+
+static void put_be32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
+
+static void put_be64(uint8_t *p, uint64_t v)
+{
+	for (int i = 7; i >= 0; i--) {
+		p[i] = (uint8_t)v;
+		v >>= 8;
+	}
+}
+
+static uint64_t get_be64(const uint8_t *p)
+{
+	uint64_t v = 0;
+	for (int i = 0; i < 8; i++)
+		v = (v << 8) | p[i];
+	return v;
+}
+
+static int meta_get_u64(MDB_txn *txn, MDB_dbi meta, const char *name,
+			uint64_t *out)
+{
+	MDB_val k = {strlen(name), (void *)name}, v;
+	int rc = mdb_get(txn, meta, &k, &v);
+	if (rc != MDB_SUCCESS)
+		return from_mdb(rc);
+	if (v.mv_size != 8)
+		return PT_ERR_CORRUPT;
+	*out = get_be64(v.mv_data);
+	return PT_OK;
+}
+
+static int meta_put_u64(MDB_txn *txn, MDB_dbi meta, const char *name,
+			uint64_t value)
+{
+	uint8_t buf[8];
+	put_be64(buf, value);
+	MDB_val k = {strlen(name), (void *)name}, v = {sizeof buf, buf};
+	return from_mdb(mdb_put(txn, meta, &k, &v, 0));
+}
+
+/* Upgrade steps: upgrades[v] turns a version-v store into version v+1 inside
+ * the opening transaction.  Version 1 is the first schema, so there is
+ * nothing to upgrade from yet. */
+typedef int (*upgrade_fn)(pt_store_t *store, MDB_txn *txn);
+static const upgrade_fn upgrades[PT_SCHEMA_VERSION] = {0};
+
+static int check_schema(pt_store_t *store, MDB_txn *txn, bool readonly)
+{
+	uint64_t version = 0;
+	int r = meta_get_u64(txn, store->meta, META_SCHEMA, &version);
+	if (r == PT_ERR_NOT_FOUND) {
+		store->schema_version = PT_SCHEMA_VERSION;
+		if (readonly)
+			return PT_OK;
+		return meta_put_u64(txn, store->meta, META_SCHEMA,
+				    PT_SCHEMA_VERSION);
+	}
+	if (r != PT_OK)
+		return r;
+	if (version > PT_SCHEMA_VERSION) {
+		store->schema_version = (unsigned)version;
+		return PT_ERR_SCHEMA_NEWER;
+	}
+	if (version < PT_SCHEMA_VERSION) {
+		if (readonly)
+			return PT_ERR_DENIED;
+		for (uint64_t v = version; v < PT_SCHEMA_VERSION; v++) {
+			if (v == 0 || !upgrades[v])
+				return PT_ERR_CORRUPT;
+			r = upgrades[v](store, txn);
+			if (r != PT_OK)
+				return r;
+		}
+		r = meta_put_u64(txn, store->meta, META_SCHEMA,
+				 PT_SCHEMA_VERSION);
+		if (r != PT_OK)
+			return r;
+	}
+	store->schema_version = PT_SCHEMA_VERSION;
+	return PT_OK;
+}
+
+static int open_tables(pt_store_t *store, bool readonly)
+{
+	MDB_txn *txn = NULL;
+	unsigned dbflags = readonly ? 0 : MDB_CREATE;
+	int r = from_mdb(mdb_txn_begin(store->env, NULL,
+				       readonly ? MDB_RDONLY : 0, &txn));
+	if (r != PT_OK)
+		return r;
+	for (int t = PT_TABLE_FIRST; t <= PT_TABLE_LAST; t++) {
+		r = from_mdb(mdb_dbi_open(txn, table_names[t], dbflags,
+					  &store->tables[t]));
+		if (r != PT_OK)
+			goto out;
+	}
+	r = from_mdb(mdb_dbi_open(txn, "changelog", dbflags, &store->changelog));
+	if (r != PT_OK)
+		goto out;
+	r = from_mdb(mdb_dbi_open(txn, "meta", dbflags, &store->meta));
+	if (r != PT_OK)
+		goto out;
+	r = check_schema(store, txn, readonly);
+	if (r != PT_OK)
+		goto out;
+	r = from_mdb(mdb_txn_commit(txn));
+	txn = NULL;
+out:
+	if (txn)
+		mdb_txn_abort(txn);
+	return r;
+}
+
+int pt_store_open(const char *dir, unsigned flags, size_t map_size,
+		  pt_store_t **out)
+{
+	pt_store_t *store = NULL;
+	char *path = NULL;
+	bool readonly = flags & PT_STORE_READONLY;
+	int r;
+
+	*out = NULL;
+	if (asprintf(&path, "%s/store", dir) < 0)
+		return PT_ERR_NOMEM;
+	if (flags & PT_STORE_CREATE) {
+		if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+			r = PT_ESYS(errno);
+			goto out;
+		}
+		if (mkdir(path, 0700) != 0 && errno != EEXIST) {
+			r = PT_ESYS(errno);
+			goto out;
+		}
+	} else {
+		struct stat st;
+		char *data = NULL;
+		if (asprintf(&data, "%s/data.mdb", path) < 0) {
+			r = PT_ERR_NOMEM;
+			goto out;
+		}
+		int missing = stat(data, &st) != 0;
+		free(data);
+		if (missing) {
+			r = PT_ERR_NOT_FOUND;
+			goto out;
+		}
+	}
+
+	store = calloc(1, sizeof *store);
+	if (!store || !(store->dir = strdup(dir))) {
+		r = PT_ERR_NOMEM;
+		goto out;
+	}
+	r = from_mdb(mdb_env_create(&store->env));
+	if (r != PT_OK)
+		goto out;
+	mdb_env_set_maxdbs(store->env, 16);
+	r = from_mdb(mdb_env_set_mapsize(store->env,
+					 map_size ? map_size : PT_DEFAULT_MAP_SIZE));
+	if (r != PT_OK)
+		goto out;
+	unsigned envflags = MDB_NOTLS;
+	if (readonly)
+		envflags |= MDB_RDONLY;
+	if (flags & PT_STORE_NOSYNC)
+		envflags |= MDB_NOSYNC;
+	r = from_mdb(mdb_env_open(store->env, path, envflags, 0600));
+	if (r != PT_OK)
+		goto out;
+	r = open_tables(store, readonly);
+	if (r != PT_OK)
+		goto out;
+	*out = store;
+	store = NULL;
+out:
+	pt_store_destroy(&store);
+	free(path);
+	return r;
+}
+
+void pt_store_destroy(pt_store_t **store)
+{
+	if (!store || !*store)
+		return;
+	if ((*store)->env)
+		mdb_env_close((*store)->env);
+	free((*store)->dir);
+	free(*store);
+	*store = NULL;
+}
+
+const char *pt_store_dir(const pt_store_t *store)
+{
+	return store->dir;
+}
+
+unsigned pt_store_schema_version(const pt_store_t *store)
+{
+	return store->schema_version;
+}
+
+int pt_txn_begin(pt_store_t *store, bool write, const char *origin,
+		 pt_txn_t **out)
+{
+	pt_txn_t *txn = calloc(1, sizeof *txn);
+	*out = NULL;
+	if (!txn)
+		return PT_ERR_NOMEM;
+	txn->store = store;
+	txn->write = write;
+	if (origin && !(txn->origin = strdup(origin))) {
+		free(txn);
+		return PT_ERR_NOMEM;
+	}
+	int r = from_mdb(mdb_txn_begin(store->env, NULL, write ? 0 : MDB_RDONLY,
+				       &txn->txn));
+	if (r != PT_OK) {
+		free(txn->origin);
+		free(txn);
+		return r;
+	}
+	*out = txn;
+	return PT_OK;
+}
+
+static void free_changes(pt_txn_t *txn)
+{
+	for (size_t i = 0; i < txn->n_changes; i++)
+		free(txn->changes[i]);
+	free(txn->changes);
+	txn->changes = NULL;
+	txn->n_changes = txn->cap_changes = 0;
+}
+
+void pt_txn_abort(pt_txn_t **txn)
+{
+	if (!txn || !*txn)
+		return;
+	if ((*txn)->txn)
+		mdb_txn_abort((*txn)->txn);
+	free_changes(*txn);
+	free((*txn)->origin);
+	free(*txn);
+	*txn = NULL;
+}
+
+int pt_txn_get(pt_txn_t *txn, pt_table_t table, const void *key,
+	       size_t key_len, const uint8_t **val, size_t *val_len)
+{
+	if (!valid_table(table) || key_len == 0)
+		return PT_ERR_INVALID;
+	MDB_val k = {key_len, (void *)key}, v;
+	int r = from_mdb(mdb_get(txn->txn, txn->store->tables[table], &k, &v));
+	if (r == PT_OK) {
+		*val = v.mv_data;
+		*val_len = v.mv_size;
+	}
+	return r;
+}
+
+/* Remembers a change for the changelog.  Key and value are copied into one
+ * allocation that also holds the Pt__Change header. */
+static int record_change(pt_txn_t *txn, pt_table_t table, Pt__ChangeOp op,
+			 const void *key, size_t key_len, const void *val,
+			 size_t val_len)
+{
+	if (txn->n_changes == txn->cap_changes) {
+		size_t cap = txn->cap_changes ? txn->cap_changes * 2 : 16;
+		Pt__Change **grown = realloc(txn->changes, cap * sizeof *grown);
+		if (!grown)
+			return PT_ERR_NOMEM;
+		txn->changes = grown;
+		txn->cap_changes = cap;
+	}
+	Pt__Change *c = malloc(sizeof *c + key_len + val_len);
+	if (!c)
+		return PT_ERR_NOMEM;
+	pt__change__init(c);
+	uint8_t *payload = (uint8_t *)(c + 1);
+	memcpy(payload, key, key_len);
+	if (val_len)
+		memcpy(payload + key_len, val, val_len);
+	c->table = (uint32_t)table;
+	c->op = op;
+	c->key.data = payload;
+	c->key.len = key_len;
+	c->value.data = val_len ? payload + key_len : NULL;
+	c->value.len = val_len;
+	txn->changes[txn->n_changes++] = c;
+	return PT_OK;
+}
+
+int pt_txn_put(pt_txn_t *txn, pt_table_t table, const void *key,
+	       size_t key_len, const void *val, size_t val_len)
+{
+	if (!txn->write)
+		return PT_ERR_DENIED;
+	if (!valid_table(table) || key_len == 0 || key_len > 511)
+		return PT_ERR_INVALID;
+	MDB_dbi dbi = txn->store->tables[table];
+	MDB_val k = {key_len, (void *)key}, old;
+	int rc = mdb_get(txn->txn, dbi, &k, &old);
+	if (rc == MDB_SUCCESS && old.mv_size == val_len &&
+	    memcmp(old.mv_data, val, val_len) == 0)
+		return PT_OK;
+	if (rc != MDB_SUCCESS && rc != MDB_NOTFOUND)
+		return from_mdb(rc);
+	int r = record_change(txn, table, PT__CHANGE_OP__CHANGE_PUT, key,
+			      key_len, val, val_len);
+	if (r != PT_OK)
+		return r;
+	MDB_val v = {val_len, (void *)val};
+	r = from_mdb(mdb_put(txn->txn, dbi, &k, &v, 0));
+	if (r != PT_OK)
+		free(txn->changes[--txn->n_changes]);
+	return r;
+}
+
+int pt_txn_del(pt_txn_t *txn, pt_table_t table, const void *key,
+	       size_t key_len)
+{
+	if (!txn->write)
+		return PT_ERR_DENIED;
+	if (!valid_table(table) || key_len == 0 || key_len > 511)
+		return PT_ERR_INVALID;
+	MDB_val k = {key_len, (void *)key};
+	int r = from_mdb(mdb_del(txn->txn, txn->store->tables[table], &k, NULL));
+	if (r != PT_OK)
+		return r;
+	return record_change(txn, table, PT__CHANGE_OP__CHANGE_DELETE, key,
+			     key_len, NULL, 0);
+}
+
+int pt_txn_foreach(pt_txn_t *txn, pt_table_t table, pt_txn_visit_fn visit,
+		   void *ctx)
+{
+	if (!valid_table(table))
+		return PT_ERR_INVALID;
+	MDB_cursor *cur = NULL;
+	int r = from_mdb(mdb_cursor_open(txn->txn, txn->store->tables[table],
+					 &cur));
+	if (r != PT_OK)
+		return r;
+	MDB_val k, v;
+	int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+	while (rc == MDB_SUCCESS) {
+		r = visit(ctx, k.mv_data, k.mv_size, v.mv_data, v.mv_size);
+		if (r != 0)
+			break;
+		rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+	}
+	if (r == 0 && rc != MDB_NOTFOUND)
+		r = from_mdb(rc);
+	mdb_cursor_close(cur);
+	return r;
+}
+
+int pt_txn_count(pt_txn_t *txn, pt_table_t table, size_t *out)
+{
+	if (!valid_table(table))
+		return PT_ERR_INVALID;
+	MDB_stat st;
+	int r = from_mdb(mdb_stat(txn->txn, txn->store->tables[table], &st));
+	if (r == PT_OK)
+		*out = st.ms_entries;
+	return r;
+}
+
+size_t pt_txn_changes(const pt_txn_t *txn)
+{
+	return txn->n_changes;
+}
+
+static int64_t now_us(void)
+{
+	struct timeval tv;
+	gettimeofday(&tv, NULL);
+	return (int64_t)tv.tv_sec * 1000000 + tv.tv_usec;
+}
+
+static int append_changelog(pt_txn_t *txn, uint64_t *seq_out)
+{
+	pt_store_t *store = txn->store;
+	uint64_t last = 0;
+	int r = meta_get_u64(txn->txn, store->meta, META_LAST_SEQ, &last);
+	if (r != PT_OK && r != PT_ERR_NOT_FOUND)
+		return r;
+	uint64_t seq = last + 1;
+
+	Pt__Transaction t = PT__TRANSACTION__INIT;
+	t.sequence = seq;
+	t.committed_at_us = now_us();
+	t.origin = txn->origin ? txn->origin : "";
+	t.n_changes = txn->n_changes;
+	t.changes = txn->changes;
+
+	uint8_t key[8];
+	put_be64(key, seq);
+	MDB_val k = {sizeof key, key};
+	MDB_val v = {protobuf_c_message_get_packed_size(&t.base), NULL};
+	/* MDB_RESERVE lets protobuf-c pack straight into the map. */
+	r = from_mdb(mdb_put(txn->txn, store->changelog, &k, &v,
+			     MDB_RESERVE | MDB_APPEND));
+	if (r != PT_OK)
+		return r;
+	protobuf_c_message_pack(&t.base, v.mv_data);
+	r = meta_put_u64(txn->txn, store->meta, META_LAST_SEQ, seq);
+	if (r == PT_OK)
+		*seq_out = seq;
+	return r;
+}
+
+int pt_txn_commit(pt_txn_t **txnp, uint64_t *seq_out)
+{
+	pt_txn_t *txn = *txnp;
+	uint64_t seq = 0;
+	int r = PT_OK;
+
+	if (seq_out)
+		*seq_out = 0;
+	if (!txn->write) {
+		pt_txn_abort(txnp);
+		return PT_OK;
+	}
+	if (txn->n_changes > 0)
+		r = append_changelog(txn, &seq);
+	if (r == PT_OK) {
+		r = from_mdb(mdb_txn_commit(txn->txn));
+		txn->txn = NULL;
+	}
+	if (r == PT_OK && seq_out)
+		*seq_out = seq;
+	pt_txn_abort(txnp);
+	return r;
+}
+
+int pt_store_last_sequence(pt_store_t *store, uint64_t *out)
+{
+	pt_txn_t *txn;
+	int r = pt_txn_begin(store, false, NULL, &txn);
+	if (r != PT_OK)
+		return r;
+	*out = 0;
+	r = meta_get_u64(txn->txn, store->meta, META_LAST_SEQ, out);
+	if (r == PT_ERR_NOT_FOUND)
+		r = PT_OK;
+	pt_txn_abort(&txn);
+	return r;
+}
+
+int pt_txn_changelog_get(pt_txn_t *txn, uint64_t seq, const uint8_t **val,
+			 size_t *val_len)
+{
+	uint8_t key[8];
+	put_be64(key, seq);
+	MDB_val k = {sizeof key, key}, v;
+	int r = from_mdb(mdb_get(txn->txn, txn->store->changelog, &k, &v));
+	if (r == PT_OK) {
+		*val = v.mv_data;
+		*val_len = v.mv_size;
+	}
+	return r;
+}
+
+int pt_txn_meta_get(pt_txn_t *txn, const char *name, const uint8_t **val,
+		    size_t *val_len)
+{
+	MDB_val k = {strlen(name), (void *)name}, v;
+	int r = from_mdb(mdb_get(txn->txn, txn->store->meta, &k, &v));
+	if (r == PT_OK) {
+		*val = v.mv_data;
+		*val_len = v.mv_size;
+	}
+	return r;
+}
+
+int pt_txn_meta_put(pt_txn_t *txn, const char *name, const void *val,
+		    size_t val_len)
+{
+	if (!txn->write)
+		return PT_ERR_DENIED;
+	MDB_val k = {strlen(name), (void *)name}, v = {val_len, (void *)val};
+	return from_mdb(mdb_put(txn->txn, txn->store->meta, &k, &v, 0));
+}
+
+struct digest_ctx {
+	EVP_MD_CTX *md;
+	uint8_t table;
+};
+
+static int digest_visit(void *ctx, const uint8_t *key, size_t key_len,
+			const uint8_t *val, size_t val_len)
+{
+	struct digest_ctx *d = ctx;
+	uint8_t frame[4];
+	int ok = EVP_DigestUpdate(d->md, &d->table, 1);
+	put_be32(frame, (uint32_t)key_len);
+	ok = ok && EVP_DigestUpdate(d->md, frame, 4);
+	ok = ok && EVP_DigestUpdate(d->md, key, key_len);
+	put_be32(frame, (uint32_t)val_len);
+	ok = ok && EVP_DigestUpdate(d->md, frame, 4);
+	ok = ok && EVP_DigestUpdate(d->md, val, val_len);
+	return ok ? 0 : PT_ERR_CRYPTO;
+}
+
+int pt_store_digest(pt_store_t *store, uint8_t out[32])
+{
+	struct digest_ctx d = {EVP_MD_CTX_new(), 0};
+	pt_txn_t *txn = NULL;
+	int r = PT_ERR_CRYPTO;
+
+	if (!d.md || !EVP_DigestInit_ex(d.md, EVP_sha256(), NULL))
+		goto out;
+	r = pt_txn_begin(store, false, NULL, &txn);
+	if (r != PT_OK)
+		goto out;
+	for (int t = PT_TABLE_FIRST; t <= PT_TABLE_LAST; t++) {
+		d.table = (uint8_t)t;
+		r = pt_txn_foreach(txn, (pt_table_t)t, digest_visit, &d);
+		if (r != PT_OK)
+			goto out;
+	}
+	unsigned int len = 0;
+	r = EVP_DigestFinal_ex(d.md, out, &len) && len == 32 ? PT_OK
+							     : PT_ERR_CRYPTO;
+out:
+	pt_txn_abort(&txn);
+	EVP_MD_CTX_free(d.md);
+	return r;
+}

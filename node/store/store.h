@@ -1,0 +1,130 @@
+/* The node's LMDB store.
+ *
+ * One LMDB environment per node, under <datadir>/store.  Replicated tables
+ * hold protobuf-c records (proto/records.proto) under natural keys; the
+ * changelog and meta tables are the store's own.
+ *
+ * Every write goes through a pt_txn_t: pt_txn_put()/pt_txn_del() apply the
+ * change and remember it, and pt_txn_commit() appends all of them to the
+ * changelog under the next 64-bit sequence number in the same LMDB
+ * transaction.  A transaction that fails or is aborted leaves neither a
+ * record nor a changelog entry.  A transaction that changes nothing (every
+ * put wrote the bytes already stored) appends nothing.
+ *
+ * Threading: a pt_store_t may be shared by threads; a pt_txn_t belongs to
+ * the thread that began it.  LMDB admits one writer at a time across all
+ * processes, so the CLI and the daemon may write the same store.
+ */
+#ifndef PT_STORE_STORE_H
+#define PT_STORE_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Replicated tables.  The numbers travel in changelog entries: never
+ * renumber. */
+typedef enum pt_table {
+	PT_TABLE_DEVICES = 1,  /* key: device name */
+	PT_TABLE_PROFILES = 2, /* key: profile name */
+	PT_TABLE_TRUST = 3,    /* key: SHA-256 of the certificate DER (32 bytes) */
+	PT_TABLE_NODES = 4,    /* key: node name */
+	PT_TABLE_CLUSTER = 5,  /* key: "cluster" (one record) */
+	PT_TABLE_COUNT_ = 6,
+} pt_table_t;
+
+#define PT_TABLE_FIRST PT_TABLE_DEVICES
+#define PT_TABLE_LAST PT_TABLE_CLUSTER
+#define PT_CLUSTER_KEY "cluster"
+
+/* The schema this binary writes.  Older stores are upgraded on open. */
+#define PT_SCHEMA_VERSION 1u
+
+typedef struct pt_store pt_store_t;
+typedef struct pt_txn pt_txn_t;
+
+enum {
+	PT_STORE_CREATE = 1u << 0,   /* create the store if it does not exist */
+	PT_STORE_READONLY = 1u << 1, /* open for reading only */
+	PT_STORE_NOSYNC = 1u << 2,   /* no fsync at commit (benchmarks, tests) */
+};
+
+/* Opens (and with PT_STORE_CREATE creates) the store in <dir>/store.
+ * Refuses a store written by a newer schema with PT_ERR_SCHEMA_NEWER and
+ * upgrades an older one in one transaction.  map_size 0 picks the default
+ * (16 GiB of address space; the file grows only as data does).
+ * On success *out owns the store; free it with pt_store_destroy(). */
+int pt_store_open(const char *dir, unsigned flags, size_t map_size,
+		  pt_store_t **out);
+void pt_store_destroy(pt_store_t **store);
+
+/* The data directory the store was opened from (borrowed). */
+const char *pt_store_dir(const pt_store_t *store);
+
+/* Schema version found in the store (after any upgrade). */
+unsigned pt_store_schema_version(const pt_store_t *store);
+
+/* Begins a transaction.  origin (copied) names the writer in the changelog,
+ * e.g. "cli device add".  A read transaction is begun with write=false and
+ * must be ended with pt_txn_abort(). */
+int pt_txn_begin(pt_store_t *store, bool write, const char *origin,
+		 pt_txn_t **out);
+
+/* Looks a record up.  On success *val points into the database map and is
+ * valid until the transaction ends or the next write in it. */
+int pt_txn_get(pt_txn_t *txn, pt_table_t table, const void *key,
+	       size_t key_len, const uint8_t **val, size_t *val_len);
+
+/* Stores val under key (copies both).  Writing the bytes already stored is
+ * not a change and leaves no changelog entry. */
+int pt_txn_put(pt_txn_t *txn, pt_table_t table, const void *key,
+	       size_t key_len, const void *val, size_t val_len);
+
+/* Deletes key; PT_ERR_NOT_FOUND if it is absent. */
+int pt_txn_del(pt_txn_t *txn, pt_table_t table, const void *key,
+	       size_t key_len);
+
+/* Called for each record in key order; a non-zero return stops the walk and
+ * becomes pt_txn_foreach's result.  key and val are valid only during the
+ * call. */
+typedef int (*pt_txn_visit_fn)(void *ctx, const uint8_t *key, size_t key_len,
+			       const uint8_t *val, size_t val_len);
+int pt_txn_foreach(pt_txn_t *txn, pt_table_t table, pt_txn_visit_fn visit,
+		   void *ctx);
+
+/* Number of records in table. */
+int pt_txn_count(pt_txn_t *txn, pt_table_t table, size_t *out);
+
+/* Number of changes this transaction has recorded so far. */
+size_t pt_txn_changes(const pt_txn_t *txn);
+
+/* Appends the recorded changes to the changelog and commits.  *txn is
+ * freed whatever the result; on failure nothing was written.  *seq_out
+ * (may be NULL) receives the sequence assigned, or 0 when nothing changed. */
+int pt_txn_commit(pt_txn_t **txn, uint64_t *seq_out);
+
+/* Ends a transaction without writing; accepts NULL. */
+void pt_txn_abort(pt_txn_t **txn);
+
+/* Last sequence number appended to the changelog (0 for none). */
+int pt_store_last_sequence(pt_store_t *store, uint64_t *out);
+
+/* Reads changelog entry seq; *val points into the map (see pt_txn_get). */
+int pt_txn_changelog_get(pt_txn_t *txn, uint64_t seq, const uint8_t **val,
+			 size_t *val_len);
+
+/* Node-local metadata (never replicated, excluded from digests). */
+int pt_txn_meta_get(pt_txn_t *txn, const char *name, const uint8_t **val,
+		    size_t *val_len);
+int pt_txn_meta_put(pt_txn_t *txn, const char *name, const void *val,
+		    size_t val_len);
+
+/* SHA-256 over every record of every replicated table, in table then key
+ * order, each framed as (table, key length, key, value length, value).
+ * Two nodes holding the same data compute the same digest. */
+int pt_store_digest(pt_store_t *store, uint8_t out[32]);
+
+/* Name of a replicated table ("devices", ...) or NULL. */
+const char *pt_table_name(pt_table_t table);
+
+#endif
