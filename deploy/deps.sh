@@ -4,7 +4,7 @@
 set -euo pipefail
 
 PACKAGES=(
-  build-essential cmake pkg-config clang
+  build-essential cmake pkg-config clang libclang-rt-14-dev
   libssl-dev openssl
   libzmq3-dev liblmdb-dev lmdb-utils
   libprotobuf-c-dev protobuf-c-compiler

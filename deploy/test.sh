@@ -22,6 +22,9 @@ build build-asan -DPT_SANITIZE=ON
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
+echo "== fuzz targets (short runs)"
+PT_FUZZ_SECONDS=${PT_FUZZ_SECONDS:-10} ./deploy/fuzz.sh
+
 echo "== tests: normal build"
 (cd build && ctest --output-on-failure -j "$jobs" "$@")
 echo "== tests: sanitizer build"
