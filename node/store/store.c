@@ -9,29 +9,9 @@
 
 #include "changelog.pb-c.h"
 #include "lib/errors.h"
+#include "store/store_internal.h"
 
 #define PT_DEFAULT_MAP_SIZE ((size_t)16 << 30)
-#define META_SCHEMA "schema_version"
-#define META_LAST_SEQ "last_sequence"
-
-struct pt_store {
-	MDB_env *env;
-	MDB_dbi tables[PT_TABLE_COUNT_];
-	MDB_dbi changelog;
-	MDB_dbi meta;
-	char *dir;
-	unsigned schema_version;
-};
-
-struct pt_txn {
-	pt_store_t *store;
-	MDB_txn *txn;
-	bool write;
-	char *origin;
-	Pt__Change **changes;
-	size_t n_changes;
-	size_t cap_changes;
-};
 
 static const char *const table_names[PT_TABLE_COUNT_] = {
 	[PT_TABLE_DEVICES] = "devices",
@@ -50,7 +30,7 @@ const char *pt_table_name(pt_table_t table)
 
 /* LMDB mixes its own negative codes with positive errno values; fold both
  * into our single space here so nothing above sees an MDB_* code. */
-static int from_mdb(int rc)
+int pt_store_from_mdb(int rc)
 {
 	switch (rc) {
 	case MDB_SUCCESS: return PT_OK;
@@ -69,7 +49,7 @@ static int from_mdb(int rc)
 	return PT_ERR_STORE;
 }
 
-static bool valid_table(pt_table_t table)
+bool pt_store_valid_table(pt_table_t table)
 {
 	return table >= PT_TABLE_FIRST && table <= PT_TABLE_LAST;
 }
@@ -82,7 +62,7 @@ static void put_be32(uint8_t *p, uint32_t v)
 	p[3] = (uint8_t)v;
 }
 
-static void put_be64(uint8_t *p, uint64_t v)
+void pt_store_put_be64(uint8_t *p, uint64_t v)
 {
 	for (int i = 7; i >= 0; i--) {
 		p[i] = (uint8_t)v;
@@ -90,7 +70,7 @@ static void put_be64(uint8_t *p, uint64_t v)
 	}
 }
 
-static uint64_t get_be64(const uint8_t *p)
+uint64_t pt_store_get_be64(const uint8_t *p)
 {
 	uint64_t v = 0;
 	for (int i = 0; i < 8; i++)
@@ -98,26 +78,26 @@ static uint64_t get_be64(const uint8_t *p)
 	return v;
 }
 
-static int meta_get_u64(MDB_txn *txn, MDB_dbi meta, const char *name,
+int pt_store_meta_get_u64(MDB_txn *txn, MDB_dbi meta, const char *name,
 			uint64_t *out)
 {
 	MDB_val k = {strlen(name), (void *)name}, v;
 	int rc = mdb_get(txn, meta, &k, &v);
 	if (rc != MDB_SUCCESS)
-		return from_mdb(rc);
+		return pt_store_from_mdb(rc);
 	if (v.mv_size != 8)
 		return PT_ERR_CORRUPT;
-	*out = get_be64(v.mv_data);
+	*out = pt_store_get_be64(v.mv_data);
 	return PT_OK;
 }
 
-static int meta_put_u64(MDB_txn *txn, MDB_dbi meta, const char *name,
+int pt_store_meta_put_u64(MDB_txn *txn, MDB_dbi meta, const char *name,
 			uint64_t value)
 {
 	uint8_t buf[8];
-	put_be64(buf, value);
+	pt_store_put_be64(buf, value);
 	MDB_val k = {strlen(name), (void *)name}, v = {sizeof buf, buf};
-	return from_mdb(mdb_put(txn, meta, &k, &v, 0));
+	return pt_store_from_mdb(mdb_put(txn, meta, &k, &v, 0));
 }
 
 /* Upgrade steps: upgrades[v] turns a version-v store into version v+1 inside
@@ -129,12 +109,12 @@ static const upgrade_fn upgrades[PT_SCHEMA_VERSION] = {0};
 static int check_schema(pt_store_t *store, MDB_txn *txn, bool readonly)
 {
 	uint64_t version = 0;
-	int r = meta_get_u64(txn, store->meta, META_SCHEMA, &version);
+	int r = pt_store_meta_get_u64(txn, store->meta, META_SCHEMA, &version);
 	if (r == PT_ERR_NOT_FOUND) {
 		store->schema_version = PT_SCHEMA_VERSION;
 		if (readonly)
 			return PT_OK;
-		return meta_put_u64(txn, store->meta, META_SCHEMA,
+		return pt_store_meta_put_u64(txn, store->meta, META_SCHEMA,
 				    PT_SCHEMA_VERSION);
 	}
 	if (r != PT_OK)
@@ -153,7 +133,7 @@ static int check_schema(pt_store_t *store, MDB_txn *txn, bool readonly)
 			if (r != PT_OK)
 				return r;
 		}
-		r = meta_put_u64(txn, store->meta, META_SCHEMA,
+		r = pt_store_meta_put_u64(txn, store->meta, META_SCHEMA,
 				 PT_SCHEMA_VERSION);
 		if (r != PT_OK)
 			return r;
@@ -166,26 +146,26 @@ static int open_tables(pt_store_t *store, bool readonly)
 {
 	MDB_txn *txn = NULL;
 	unsigned dbflags = readonly ? 0 : MDB_CREATE;
-	int r = from_mdb(mdb_txn_begin(store->env, NULL,
+	int r = pt_store_from_mdb(mdb_txn_begin(store->env, NULL,
 				       readonly ? MDB_RDONLY : 0, &txn));
 	if (r != PT_OK)
 		return r;
 	for (int t = PT_TABLE_FIRST; t <= PT_TABLE_LAST; t++) {
-		r = from_mdb(mdb_dbi_open(txn, table_names[t], dbflags,
+		r = pt_store_from_mdb(mdb_dbi_open(txn, table_names[t], dbflags,
 					  &store->tables[t]));
 		if (r != PT_OK)
 			goto out;
 	}
-	r = from_mdb(mdb_dbi_open(txn, "changelog", dbflags, &store->changelog));
+	r = pt_store_from_mdb(mdb_dbi_open(txn, "changelog", dbflags, &store->changelog));
 	if (r != PT_OK)
 		goto out;
-	r = from_mdb(mdb_dbi_open(txn, "meta", dbflags, &store->meta));
+	r = pt_store_from_mdb(mdb_dbi_open(txn, "meta", dbflags, &store->meta));
 	if (r != PT_OK)
 		goto out;
 	r = check_schema(store, txn, readonly);
 	if (r != PT_OK)
 		goto out;
-	r = from_mdb(mdb_txn_commit(txn));
+	r = pt_store_from_mdb(mdb_txn_commit(txn));
 	txn = NULL;
 out:
 	if (txn)
@@ -233,11 +213,11 @@ int pt_store_open(const char *dir, unsigned flags, size_t map_size,
 		r = PT_ERR_NOMEM;
 		goto out;
 	}
-	r = from_mdb(mdb_env_create(&store->env));
+	r = pt_store_from_mdb(mdb_env_create(&store->env));
 	if (r != PT_OK)
 		goto out;
 	mdb_env_set_maxdbs(store->env, 16);
-	r = from_mdb(mdb_env_set_mapsize(store->env,
+	r = pt_store_from_mdb(mdb_env_set_mapsize(store->env,
 					 map_size ? map_size : PT_DEFAULT_MAP_SIZE));
 	if (r != PT_OK)
 		goto out;
@@ -246,7 +226,7 @@ int pt_store_open(const char *dir, unsigned flags, size_t map_size,
 		envflags |= MDB_RDONLY;
 	if (flags & PT_STORE_NOSYNC)
 		envflags |= MDB_NOSYNC;
-	r = from_mdb(mdb_env_open(store->env, path, envflags, 0600));
+	r = pt_store_from_mdb(mdb_env_open(store->env, path, envflags, 0600));
 	if (r != PT_OK)
 		goto out;
 	r = open_tables(store, readonly);
@@ -294,7 +274,7 @@ int pt_txn_begin(pt_store_t *store, bool write, const char *origin,
 		free(txn);
 		return PT_ERR_NOMEM;
 	}
-	int r = from_mdb(mdb_txn_begin(store->env, NULL, write ? 0 : MDB_RDONLY,
+	int r = pt_store_from_mdb(mdb_txn_begin(store->env, NULL, write ? 0 : MDB_RDONLY,
 				       &txn->txn));
 	if (r != PT_OK) {
 		free(txn->origin);
@@ -329,10 +309,10 @@ void pt_txn_abort(pt_txn_t **txn)
 int pt_txn_get(pt_txn_t *txn, pt_table_t table, const void *key,
 	       size_t key_len, const uint8_t **val, size_t *val_len)
 {
-	if (!valid_table(table) || key_len == 0)
+	if (!pt_store_valid_table(table) || key_len == 0)
 		return PT_ERR_INVALID;
 	MDB_val k = {key_len, (void *)key}, v;
-	int r = from_mdb(mdb_get(txn->txn, txn->store->tables[table], &k, &v));
+	int r = pt_store_from_mdb(mdb_get(txn->txn, txn->store->tables[table], &k, &v));
 	if (r == PT_OK) {
 		*val = v.mv_data;
 		*val_len = v.mv_size;
@@ -377,7 +357,7 @@ int pt_txn_put(pt_txn_t *txn, pt_table_t table, const void *key,
 {
 	if (!txn->write)
 		return PT_ERR_DENIED;
-	if (!valid_table(table) || key_len == 0 || key_len > 511)
+	if (!pt_store_valid_table(table) || key_len == 0 || key_len > 511)
 		return PT_ERR_INVALID;
 	MDB_dbi dbi = txn->store->tables[table];
 	MDB_val k = {key_len, (void *)key}, old;
@@ -386,13 +366,13 @@ int pt_txn_put(pt_txn_t *txn, pt_table_t table, const void *key,
 	    memcmp(old.mv_data, val, val_len) == 0)
 		return PT_OK;
 	if (rc != MDB_SUCCESS && rc != MDB_NOTFOUND)
-		return from_mdb(rc);
+		return pt_store_from_mdb(rc);
 	int r = record_change(txn, table, PT__CHANGE_OP__CHANGE_PUT, key,
 			      key_len, val, val_len);
 	if (r != PT_OK)
 		return r;
 	MDB_val v = {val_len, (void *)val};
-	r = from_mdb(mdb_put(txn->txn, dbi, &k, &v, 0));
+	r = pt_store_from_mdb(mdb_put(txn->txn, dbi, &k, &v, 0));
 	if (r != PT_OK)
 		free(txn->changes[--txn->n_changes]);
 	return r;
@@ -403,10 +383,10 @@ int pt_txn_del(pt_txn_t *txn, pt_table_t table, const void *key,
 {
 	if (!txn->write)
 		return PT_ERR_DENIED;
-	if (!valid_table(table) || key_len == 0 || key_len > 511)
+	if (!pt_store_valid_table(table) || key_len == 0 || key_len > 511)
 		return PT_ERR_INVALID;
 	MDB_val k = {key_len, (void *)key};
-	int r = from_mdb(mdb_del(txn->txn, txn->store->tables[table], &k, NULL));
+	int r = pt_store_from_mdb(mdb_del(txn->txn, txn->store->tables[table], &k, NULL));
 	if (r != PT_OK)
 		return r;
 	return record_change(txn, table, PT__CHANGE_OP__CHANGE_DELETE, key,
@@ -416,10 +396,10 @@ int pt_txn_del(pt_txn_t *txn, pt_table_t table, const void *key,
 int pt_txn_foreach(pt_txn_t *txn, pt_table_t table, pt_txn_visit_fn visit,
 		   void *ctx)
 {
-	if (!valid_table(table))
+	if (!pt_store_valid_table(table))
 		return PT_ERR_INVALID;
 	MDB_cursor *cur = NULL;
-	int r = from_mdb(mdb_cursor_open(txn->txn, txn->store->tables[table],
+	int r = pt_store_from_mdb(mdb_cursor_open(txn->txn, txn->store->tables[table],
 					 &cur));
 	if (r != PT_OK)
 		return r;
@@ -432,17 +412,17 @@ int pt_txn_foreach(pt_txn_t *txn, pt_table_t table, pt_txn_visit_fn visit,
 		rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
 	}
 	if (r == 0 && rc != MDB_NOTFOUND)
-		r = from_mdb(rc);
+		r = pt_store_from_mdb(rc);
 	mdb_cursor_close(cur);
 	return r;
 }
 
 int pt_txn_count(pt_txn_t *txn, pt_table_t table, size_t *out)
 {
-	if (!valid_table(table))
+	if (!pt_store_valid_table(table))
 		return PT_ERR_INVALID;
 	MDB_stat st;
-	int r = from_mdb(mdb_stat(txn->txn, txn->store->tables[table], &st));
+	int r = pt_store_from_mdb(mdb_stat(txn->txn, txn->store->tables[table], &st));
 	if (r == PT_OK)
 		*out = st.ms_entries;
 	return r;
@@ -453,7 +433,7 @@ size_t pt_txn_changes(const pt_txn_t *txn)
 	return txn->n_changes;
 }
 
-static int64_t now_us(void)
+int64_t pt_store_now_us(void)
 {
 	struct timeval tv;
 	gettimeofday(&tv, NULL);
@@ -464,29 +444,29 @@ static int append_changelog(pt_txn_t *txn, uint64_t *seq_out)
 {
 	pt_store_t *store = txn->store;
 	uint64_t last = 0;
-	int r = meta_get_u64(txn->txn, store->meta, META_LAST_SEQ, &last);
+	int r = pt_store_meta_get_u64(txn->txn, store->meta, META_LAST_SEQ, &last);
 	if (r != PT_OK && r != PT_ERR_NOT_FOUND)
 		return r;
 	uint64_t seq = last + 1;
 
 	Pt__Transaction t = PT__TRANSACTION__INIT;
 	t.sequence = seq;
-	t.committed_at_us = now_us();
+	t.committed_at_us = pt_store_now_us();
 	t.origin = txn->origin ? txn->origin : "";
 	t.n_changes = txn->n_changes;
 	t.changes = txn->changes;
 
 	uint8_t key[8];
-	put_be64(key, seq);
+	pt_store_put_be64(key, seq);
 	MDB_val k = {sizeof key, key};
 	MDB_val v = {protobuf_c_message_get_packed_size(&t.base), NULL};
 	/* MDB_RESERVE lets protobuf-c pack straight into the map. */
-	r = from_mdb(mdb_put(txn->txn, store->changelog, &k, &v,
+	r = pt_store_from_mdb(mdb_put(txn->txn, store->changelog, &k, &v,
 			     MDB_RESERVE | MDB_APPEND));
 	if (r != PT_OK)
 		return r;
 	protobuf_c_message_pack(&t.base, v.mv_data);
-	r = meta_put_u64(txn->txn, store->meta, META_LAST_SEQ, seq);
+	r = pt_store_meta_put_u64(txn->txn, store->meta, META_LAST_SEQ, seq);
 	if (r == PT_OK)
 		*seq_out = seq;
 	return r;
@@ -507,7 +487,7 @@ int pt_txn_commit(pt_txn_t **txnp, uint64_t *seq_out)
 	if (txn->n_changes > 0)
 		r = append_changelog(txn, &seq);
 	if (r == PT_OK) {
-		r = from_mdb(mdb_txn_commit(txn->txn));
+		r = pt_store_from_mdb(mdb_txn_commit(txn->txn));
 		txn->txn = NULL;
 	}
 	if (r == PT_OK && seq_out)
@@ -523,7 +503,7 @@ int pt_store_last_sequence(pt_store_t *store, uint64_t *out)
 	if (r != PT_OK)
 		return r;
 	*out = 0;
-	r = meta_get_u64(txn->txn, store->meta, META_LAST_SEQ, out);
+	r = pt_store_meta_get_u64(txn->txn, store->meta, META_LAST_SEQ, out);
 	if (r == PT_ERR_NOT_FOUND)
 		r = PT_OK;
 	pt_txn_abort(&txn);
@@ -534,9 +514,9 @@ int pt_txn_changelog_get(pt_txn_t *txn, uint64_t seq, const uint8_t **val,
 			 size_t *val_len)
 {
 	uint8_t key[8];
-	put_be64(key, seq);
+	pt_store_put_be64(key, seq);
 	MDB_val k = {sizeof key, key}, v;
-	int r = from_mdb(mdb_get(txn->txn, txn->store->changelog, &k, &v));
+	int r = pt_store_from_mdb(mdb_get(txn->txn, txn->store->changelog, &k, &v));
 	if (r == PT_OK) {
 		*val = v.mv_data;
 		*val_len = v.mv_size;
@@ -548,7 +528,7 @@ int pt_txn_meta_get(pt_txn_t *txn, const char *name, const uint8_t **val,
 		    size_t *val_len)
 {
 	MDB_val k = {strlen(name), (void *)name}, v;
-	int r = from_mdb(mdb_get(txn->txn, txn->store->meta, &k, &v));
+	int r = pt_store_from_mdb(mdb_get(txn->txn, txn->store->meta, &k, &v));
 	if (r == PT_OK) {
 		*val = v.mv_data;
 		*val_len = v.mv_size;
@@ -562,7 +542,7 @@ int pt_txn_meta_put(pt_txn_t *txn, const char *name, const void *val,
 	if (!txn->write)
 		return PT_ERR_DENIED;
 	MDB_val k = {strlen(name), (void *)name}, v = {val_len, (void *)val};
-	return from_mdb(mdb_put(txn->txn, txn->store->meta, &k, &v, 0));
+	return pt_store_from_mdb(mdb_put(txn->txn, txn->store->meta, &k, &v, 0));
 }
 
 struct digest_ctx {

@@ -1,0 +1,211 @@
+#include "store/apply.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/errors.h"
+#include "store/store_internal.h"
+
+#define PT_MAX_KEY_LEN 511
+
+/* Checks everything about t that could make applying it fail half-way or
+ * write something a publisher never would, before any write. */
+static int validate_transaction(const Pt__Transaction *t)
+{
+	if (t->sequence == 0 || (t->n_changes > 0 && !t->changes))
+		return PT_ERR_MALFORMED;
+	for (size_t i = 0; i < t->n_changes; i++) {
+		const Pt__Change *c = t->changes[i];
+		if (!c || !pt_store_valid_table((pt_table_t)c->table))
+			return PT_ERR_MALFORMED;
+		if (c->key.len == 0 || c->key.len > PT_MAX_KEY_LEN)
+			return PT_ERR_MALFORMED;
+		if (c->op != PT__CHANGE_OP__CHANGE_PUT &&
+		    c->op != PT__CHANGE_OP__CHANGE_DELETE)
+			return PT_ERR_MALFORMED;
+		if (c->op == PT__CHANGE_OP__CHANGE_DELETE && c->value.len != 0)
+			return PT_ERR_MALFORMED;
+	}
+	return PT_OK;
+}
+
+static int apply_change(pt_store_t *store, MDB_txn *txn, const Pt__Change *c)
+{
+	MDB_dbi dbi = store->tables[c->table];
+	MDB_val k = {c->key.len, c->key.data};
+	if (c->op == PT__CHANGE_OP__CHANGE_DELETE) {
+		int rc = mdb_del(txn, dbi, &k, NULL);
+		/* Deleting what is already gone converges to the same state. */
+		return rc == MDB_NOTFOUND ? PT_OK : pt_store_from_mdb(rc);
+	}
+	MDB_val v = {c->value.len, c->value.data};
+	return pt_store_from_mdb(mdb_put(txn, dbi, &k, &v, 0));
+}
+
+int pt_store_apply(pt_store_t *store, const Pt__Transaction *t,
+		   pt_apply_result_t *result)
+{
+	MDB_txn *txn = NULL;
+	uint64_t last = 0;
+	pt_apply_result_t res = PT_APPLY_DONE;
+	int r = validate_transaction(t);
+	if (r != PT_OK)
+		return r;
+	r = pt_store_from_mdb(mdb_txn_begin(store->env, NULL, 0, &txn));
+	if (r != PT_OK)
+		return r;
+	r = pt_store_meta_get_u64(txn, store->meta, META_LAST_SEQ, &last);
+	if (r == PT_ERR_NOT_FOUND)
+		r = PT_OK;
+	if (r != PT_OK)
+		goto out;
+	if (t->sequence <= last) {
+		res = PT_APPLY_DUPLICATE;
+		goto out;
+	}
+	if (t->sequence != last + 1) {
+		res = PT_APPLY_GAP;
+		goto out;
+	}
+	for (size_t i = 0; i < t->n_changes; i++) {
+		r = apply_change(store, txn, t->changes[i]);
+		if (r != PT_OK)
+			goto out;
+	}
+
+	/* Keep the transaction in this node's own changelog, under the
+	 * publisher's sequence, so digests of history match and this node can
+	 * answer catch-up requests if it is ever promoted. */
+	uint8_t key[8];
+	pt_store_put_be64(key, t->sequence);
+	MDB_val k = {sizeof key, key};
+	MDB_val v = {protobuf_c_message_get_packed_size(&t->base), NULL};
+	r = pt_store_from_mdb(mdb_put(txn, store->changelog, &k, &v,
+				      MDB_RESERVE | MDB_APPEND));
+	if (r != PT_OK)
+		goto out;
+	protobuf_c_message_pack(&t->base, v.mv_data);
+	r = pt_store_meta_put_u64(txn, store->meta, META_LAST_SEQ, t->sequence);
+	if (r != PT_OK)
+		goto out;
+	r = pt_store_from_mdb(mdb_txn_commit(txn));
+	txn = NULL;
+out:
+	if (txn)
+		mdb_txn_abort(txn);
+	if (r == PT_OK && result)
+		*result = res;
+	return r;
+}
+
+int pt_store_applied_sequence(pt_store_t *store, uint64_t *out)
+{
+	return pt_store_last_sequence(store, out);
+}
+
+int pt_store_first_sequence(pt_store_t *store, uint64_t *out)
+{
+	MDB_txn *txn = NULL;
+	MDB_cursor *cur = NULL;
+	MDB_val k, v;
+	int r = pt_store_from_mdb(mdb_txn_begin(store->env, NULL, MDB_RDONLY,
+						&txn));
+	if (r != PT_OK)
+		return r;
+	*out = 0;
+	r = pt_store_from_mdb(mdb_cursor_open(txn, store->changelog, &cur));
+	if (r != PT_OK)
+		goto out;
+	int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+	if (rc == MDB_SUCCESS && k.mv_size == 8)
+		*out = pt_store_get_be64(k.mv_data);
+	else if (rc != MDB_NOTFOUND)
+		r = rc == MDB_SUCCESS ? PT_ERR_CORRUPT : pt_store_from_mdb(rc);
+out:
+	if (cur)
+		mdb_cursor_close(cur);
+	mdb_txn_abort(txn);
+	return r;
+}
+
+/* Commit time of a changelog entry.  Decoding a whole entry for its age is
+ * acceptable here: compaction runs in small batches, off every hot path,
+ * and stops at the first entry young enough to keep. */
+static int entry_time(const MDB_val *v, int64_t *out)
+{
+	Pt__Transaction *t = pt__transaction__unpack(NULL, v->mv_size,
+						     v->mv_data);
+	if (!t)
+		return PT_ERR_CORRUPT;
+	*out = t->committed_at_us;
+	pt__transaction__free_unpacked(t, NULL);
+	return PT_OK;
+}
+
+int pt_store_compact(pt_store_t *store, uint64_t keep_last,
+		     int64_t keep_seconds, uint64_t protect_above,
+		     size_t max_batch, size_t *removed)
+{
+	MDB_txn *txn = NULL;
+	MDB_cursor *cur = NULL;
+	uint64_t last = 0;
+	size_t count = 0;
+	int64_t cutoff_us = keep_seconds > 0
+				    ? pt_store_now_us() - keep_seconds * 1000000
+				    : INT64_MAX;
+	int r = pt_store_from_mdb(mdb_txn_begin(store->env, NULL, 0, &txn));
+	if (r != PT_OK)
+		return r;
+	r = pt_store_meta_get_u64(txn, store->meta, META_LAST_SEQ, &last);
+	if (r == PT_ERR_NOT_FOUND) {
+		r = PT_OK;
+		goto out;
+	}
+	if (r != PT_OK)
+		goto out;
+	r = pt_store_from_mdb(mdb_cursor_open(txn, store->changelog, &cur));
+	if (r != PT_OK)
+		goto out;
+	MDB_val k, v;
+	int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+	while (rc == MDB_SUCCESS && count < max_batch) {
+		if (k.mv_size != 8) {
+			r = PT_ERR_CORRUPT;
+			goto out;
+		}
+		uint64_t seq = pt_store_get_be64(k.mv_data);
+		if (keep_last > 0 && last - seq < keep_last)
+			break;
+		if (seq >= protect_above)
+			break;
+		if (keep_seconds > 0) {
+			int64_t at;
+			r = entry_time(&v, &at);
+			if (r != PT_OK)
+				goto out;
+			if (at >= cutoff_us)
+				break;
+		}
+		r = pt_store_from_mdb(mdb_cursor_del(cur, 0));
+		if (r != PT_OK)
+			goto out;
+		count++;
+		rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+	}
+	if (rc != MDB_SUCCESS && rc != MDB_NOTFOUND) {
+		r = pt_store_from_mdb(rc);
+		goto out;
+	}
+	mdb_cursor_close(cur);
+	cur = NULL;
+	r = pt_store_from_mdb(mdb_txn_commit(txn));
+	txn = NULL;
+out:
+	if (cur)
+		mdb_cursor_close(cur);
+	if (txn)
+		mdb_txn_abort(txn);
+	if (removed)
+		*removed = r == PT_OK ? count : 0;
+	return r;
+}

@@ -1,0 +1,49 @@
+/* The subscriber side of the changelog, and changelog upkeep on the
+ * publisher.
+ *
+ * A subscriber never writes records of its own: it applies the publisher's
+ * transactions, each whole, in one LMDB transaction together with its
+ * applied sequence.  Applying is idempotent: a transaction at or below the
+ * applied sequence is skipped, so duplicates and restarts are harmless.
+ */
+#ifndef PT_STORE_APPLY_H
+#define PT_STORE_APPLY_H
+
+#include <stdint.h>
+
+#include "changelog.pb-c.h"
+#include "store/store.h"
+
+/* Result of pt_store_apply. */
+typedef enum pt_apply_result {
+	PT_APPLY_DONE = 0,      /* applied; applied sequence moved */
+	PT_APPLY_DUPLICATE = 1, /* at or below the applied sequence: skipped */
+	PT_APPLY_GAP = 2,       /* not the next sequence: nothing applied */
+} pt_apply_result_t;
+
+/* Validates t (known tables, keys present, puts carry a value, the
+ * sequence is the next one) and applies all of its changes plus the new
+ * applied sequence in one LMDB transaction.  The transaction is also kept
+ * in this node's changelog so the node can serve catch-up itself.  On any
+ * error nothing is written.  *result may be NULL. */
+int pt_store_apply(pt_store_t *store, const Pt__Transaction *t,
+		   pt_apply_result_t *result);
+
+/* The sequence up to which this node holds the publisher's data: on a
+ * subscriber the last applied one, on a publisher its last commit. */
+int pt_store_applied_sequence(pt_store_t *store, uint64_t *out);
+
+/* Oldest sequence still in the changelog (0 when it is empty). */
+int pt_store_first_sequence(pt_store_t *store, uint64_t *out);
+
+/* Removes changelog entries older than both limits allow: keeps at least
+ * keep_last entries and every entry younger than keep_seconds (0 disables a
+ * limit), and never removes an entry above protect_above (the lowest
+ * sequence a live subscriber still needs; UINT64_MAX for none).  Deletes at
+ * most max_batch entries per call so writers are not held up.  *removed may
+ * be NULL. */
+int pt_store_compact(pt_store_t *store, uint64_t keep_last,
+		     int64_t keep_seconds, uint64_t protect_above,
+		     size_t max_batch, size_t *removed);
+
+#endif
