@@ -32,11 +32,6 @@
 #define CLUSTER_NAME_MAX 64
 #define ADDRESS_MAX 253
 #define MADE_DIRS_MAX 16
-/* Longest prefix or suffix a certificate adds to the node name, and the
- * X.520 limit of a common name. */
-#define CN_MAX 64
-#define SERVICE_SUFFIX_LEN 5  /* "-tftp" */
-#define ITL_PREFIX_LEN 12     /* "ITLRECOVERY_" */
 
 struct init_opts {
 	const char *name;
@@ -249,7 +244,8 @@ static int check_values(const struct init_opts *o)
 	bool publisher = o->role == PT__NODE_ROLE__ROLE_PUBLISHER;
 	if (pt_validate_node_name(o->name, &why) != PT_OK)
 		return pt_cli_refuse("bad node name '%s': %s", o->name, why);
-	size_t limit = CN_MAX - (publisher ? ITL_PREFIX_LEN : SERVICE_SUFFIX_LEN);
+	size_t limit = PT_CERT_CN_MAX - (publisher ? PT_CERT_ITL_PREFIX_LEN
+						  : PT_CERT_SERVICE_SUFFIX_MAX);
 	if (strlen(o->name) > limit)
 		return pt_cli_refuse("node name '%s' is too long for its "
 				     "certificate subjects (at most %zu "
@@ -268,11 +264,12 @@ static int check_values(const struct init_opts *o)
 		return pt_cli_refuse("bad --cluster-name: 1 to %d printable "
 				     "characters",
 				     CLUSTER_NAME_MAX);
-	if ((o->cert.org && !printable_text(o->cert.org, CN_MAX)) ||
-	    (o->cert.org_unit && !printable_text(o->cert.org_unit, CN_MAX)))
+	if ((o->cert.org && !printable_text(o->cert.org, PT_CERT_CN_MAX)) ||
+	    (o->cert.org_unit &&
+	     !printable_text(o->cert.org_unit, PT_CERT_CN_MAX)))
 		return pt_cli_refuse("--org and --org-unit take 1 to %d "
 				     "printable characters",
-				     CN_MAX);
+				     PT_CERT_CN_MAX);
 	return PT_EXIT_OK;
 }
 

@@ -15,9 +15,6 @@
 
 #include "lib/errors.h"
 
-/* X.520 upper bound of a commonName; OpenSSL refuses longer ones. */
-#define CN_MAX 64
-
 static const char *const key_kind_names[] = {
 	[PT_KEY_RSA2048] = "rsa2048",
 	[PT_KEY_EC256] = "ec256",
@@ -94,7 +91,7 @@ static int add_name_entry(X509_NAME *name, const char *field,
 {
 	if (!value || !*value)
 		return PT_OK;
-	if (strlen(value) > CN_MAX)
+	if (strlen(value) > PT_CERT_CN_MAX)
 		return PT_ERR_INVALID;
 	if (!X509_NAME_add_entry_by_txt(name, field, MBSTRING_UTF8,
 					(const unsigned char *)value, -1, -1,
@@ -127,7 +124,7 @@ static int build_base(EVP_PKEY *key, const char *cn, const pt_cert_opts_t *opts,
 	int r;
 
 	*out = NULL;
-	if (!key || !cn || !*cn || strlen(cn) > CN_MAX ||
+	if (!key || !cn || !*cn || strlen(cn) > PT_CERT_CN_MAX ||
 	    days > PT_CERT_DAYS_MAX)
 		return PT_ERR_INVALID;
 	r = PT_ERR_NOMEM;
@@ -193,7 +190,7 @@ int pt_certs_build_service(EVP_PKEY *key, const char *node,
 		{NID_ext_key_usage, "serverAuth,clientAuth"},
 		{NID_subject_key_identifier, "hash"},
 	};
-	char cn[CN_MAX + 2];
+	char cn[PT_CERT_CN_MAX + 2];
 	X509 *x = NULL;
 
 	*out = NULL;
@@ -201,7 +198,7 @@ int pt_certs_build_service(EVP_PKEY *key, const char *node,
 	    (strcmp(service, "tftp") != 0 && strcmp(service, "tvs") != 0))
 		return PT_ERR_INVALID;
 	int n = snprintf(cn, sizeof cn, "%s-%s", node, service);
-	if (n < 0 || (size_t)n > CN_MAX)
+	if (n < 0 || (size_t)n > PT_CERT_CN_MAX)
 		return PT_ERR_INVALID;
 	int r = build_base(key, cn, opts, &x);
 	if (r != PT_OK)
@@ -244,14 +241,14 @@ int pt_certs_build_itl_recovery(EVP_PKEY *key, const char *node,
 		{NID_key_usage, "critical,digitalSignature"},
 		{NID_subject_key_identifier, "hash"},
 	};
-	char cn[CN_MAX + 2];
+	char cn[PT_CERT_CN_MAX + 2];
 	X509 *x = NULL;
 
 	*out = NULL;
 	if (!node)
 		return PT_ERR_INVALID;
 	int n = snprintf(cn, sizeof cn, "ITLRECOVERY_%s", node);
-	if (n < 0 || (size_t)n > CN_MAX)
+	if (n < 0 || (size_t)n > PT_CERT_CN_MAX)
 		return PT_ERR_INVALID;
 	int r = build_base(key, cn, opts, &x);
 	if (r != PT_OK)

@@ -22,6 +22,12 @@
  * certificate is a few KiB. */
 #define PT_CERT_DER_MAX 65536u
 #define PT_CERT_PEM_MAX (PT_CERT_DER_MAX * 2)
+/* X.520 upper bound of a subject common name (and of O and OU): node names
+ * longer than PT_CERT_CN_MAX minus "-tftp" (service certificates) or
+ * "ITLRECOVERY_" (publisher) do not fit. */
+#define PT_CERT_CN_MAX 64
+#define PT_CERT_SERVICE_SUFFIX_MAX 5 /* "-tftp" */
+#define PT_CERT_ITL_PREFIX_LEN 12    /* "ITLRECOVERY_" */
 
 typedef enum pt_key_kind {
 	PT_KEY_RSA2048 = 0, /* the default */
