@@ -1,0 +1,86 @@
+/* The node daemon's configuration: an INI file read with inih into a
+ * plain struct.
+ *
+ *   [node]      name, role (publisher|subscriber), data_dir,
+ *               log_level (error|warn|info|debug), syslog (yes|no), pid_file
+ *   [ports]     tftp, tvs, capf, replication_stream, replication_sync,
+ *               bind_address
+ *   [publisher] address (host of the publisher; required for a subscriber,
+ *               ignored for a publisher)
+ *   [services]  tftp, tvs, capf (yes|no)
+ *
+ * node.name, node.role and node.data_dir are required; everything else has
+ * a default (see pt_config_parse_file).  Section and key names are
+ * case-sensitive.  Relative paths (data_dir, pid_file) are taken relative
+ * to the daemon's current directory, like most daemons do, not to the
+ * configuration file; use absolute paths under systemd.
+ *
+ * A bad file is refused as a whole, with one message naming the file, the
+ * line, the section and key, and why: unknown section or key, bad value,
+ * port out of range, duplicate key, a missing required key, a subscriber
+ * without a publisher address, CAPF enabled on a subscriber, two services
+ * on one TCP port, a syntax error, a line too long.
+ */
+#ifndef PT_DAEMON_CONFIG_H
+#define PT_DAEMON_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "net/log.h"
+#include "records.pb-c.h"
+
+#define PT_CONFIG_DEFAULT_TFTP_PORT 6969
+#define PT_CONFIG_DEFAULT_TVS_PORT 2445
+#define PT_CONFIG_DEFAULT_CAPF_PORT 3804
+#define PT_CONFIG_DEFAULT_REPL_STREAM_PORT 5556
+#define PT_CONFIG_DEFAULT_REPL_SYNC_PORT 5557
+#define PT_CONFIG_DEFAULT_BIND_ADDRESS "127.0.0.1"
+#define PT_CONFIG_DEFAULT_HEARTBEAT_MS 60000u
+
+typedef struct pt_config {
+	char *path; /* the file it was read from */
+
+	/* [node] */
+	char *name;
+	Pt__NodeRole role;         /* publisher or subscriber */
+	char *data_dir;
+	pt_log_level_t log_level;  /* default info */
+	bool syslog;               /* default no */
+	char *pid_file;            /* NULL: none (the default) */
+
+	/* [ports] */
+	uint16_t tftp_port;        /* UDP */
+	uint16_t tvs_port;         /* TCP, TLS */
+	uint16_t capf_port;        /* TCP, TLS */
+	uint16_t repl_stream_port; /* TCP, ZeroMQ PUB on the publisher */
+	uint16_t repl_sync_port;   /* TCP, ZeroMQ ROUTER on the publisher */
+	char *bind_address;        /* IPv4 or IPv6 literal */
+
+	/* [publisher] */
+	char *publisher_address;   /* NULL on a publisher */
+
+	/* [services]: publisher tftp, tvs, capf on (the one-machine
+	 * default); subscriber tftp, tvs on and capf off (not allowed) */
+	bool tftp;
+	bool tvs;
+	bool capf;
+
+	/* Not in the file: interval of the daemon's debug heartbeat. */
+	unsigned heartbeat_ms;
+} pt_config_t;
+
+/* Reads the INI file at path into *out.  On success *out owns its strings
+ * (free them with pt_config_clear()).  On failure *out is left empty (safe
+ * to clear), why (capacity why_len, may be NULL) receives one line such as
+ *     phonetrust.ini:7: [ports] tvs: port 70000 is out of range (1-65535)
+ * and the result is PT_ERR_CONFIG for a bad file, PT_ESYS(errno) when the
+ * file cannot be read, or PT_ERR_NOMEM. */
+int pt_config_parse_file(const char *path, pt_config_t *out, char *why,
+			 size_t why_len);
+
+/* Frees the strings of cfg and zeroes it; accepts an already clear one. */
+void pt_config_clear(pt_config_t *cfg);
+
+#endif
