@@ -30,6 +30,7 @@
 
 #define KDF_SALT_LEN 32
 #define CLUSTER_NAME_MAX 64
+#define DEFAULT_CLUSTER_NAME "phonetrust"
 #define ADDRESS_MAX 253
 #define MADE_DIRS_MAX 16
 
@@ -79,7 +80,7 @@ static void usage(FILE *out)
 		"terminal)\n"
 		"  --key-type T          rsa2048 (default), ec256 or ec384\n"
 		"  --cluster-name NAME   publisher: the cluster's name "
-		"(default phonetrust)\n"
+		"(default " DEFAULT_CLUSTER_NAME ")\n"
 		"  --org O, --org-unit U subject O and OU of the "
 		"certificates\n"
 		"  --days N              certificate validity (default %u)\n"
@@ -446,7 +447,8 @@ static int write_publisher_records(pt_txn_t *txn, const struct init_opts *o,
 	int r;
 
 	Pt__Cluster cl = PT__CLUSTER__INIT;
-	cl.name = (char *)(o->cluster_name ? o->cluster_name : "phonetrust");
+	cl.name = (char *)(o->cluster_name ? o->cluster_name
+					   : DEFAULT_CLUSTER_NAME);
 	cl.security_mode = PT__CLUSTER_SECURITY_MODE__CLUSTER_NON_SECURE;
 	cl.kdf_salt.data = (uint8_t *)cs->salt;
 	cl.kdf_salt.len = sizeof cs->salt;
@@ -570,7 +572,7 @@ static int print_json(const char *dir, const struct init_opts *o,
 		json_object_set_new(cl, "name",
 				    json_string(o->cluster_name
 							? o->cluster_name
-							: "phonetrust"));
+							: DEFAULT_CLUSTER_NAME));
 		json_object_set_new(
 			cl, "security_mode",
 			json_string(pt_cluster_mode_name(
@@ -616,7 +618,8 @@ static void print_human(const char *dir, const struct init_opts *o,
 	if (publisher) {
 		printf("  cluster      %s (non-secure mode; data key in "
 		       "%s/keys/data.key)\n",
-		       o->cluster_name ? o->cluster_name : "phonetrust", dir);
+		       o->cluster_name ? o->cluster_name : DEFAULT_CLUSTER_NAME,
+		       dir);
 		printf("  records      cluster, node %s, 4 trust entries, "
 		       "predefined security profiles\n",
 		       o->name);
