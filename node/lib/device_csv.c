@@ -60,6 +60,9 @@ const char *pt_device_csv_cell(const pt_device_csv_t *csv,
 
 static int add_issue_v(pt_device_csv_t *csv, uint32_t line,
 		       const char *column, const char *fmt, va_list ap)
+	__attribute__((format(printf, 4, 0)));
+static int add_issue_v(pt_device_csv_t *csv, uint32_t line,
+		       const char *column, const char *fmt, va_list ap)
 {
 	if (csv->nissues == csv->issues_cap) {
 		size_t cap = csv->issues_cap ? csv->issues_cap * 2 : 16;
