@@ -44,7 +44,7 @@ static const char import_help[] =
 	"                         authentication string (mode string) and that\n"
 	"                         has none, from its row or from before, a new\n"
 	"                         random 8-digit string, different from every\n"
-	"                         other string of the import's devices; read\n"
+	"                         other string in the file and the store; read\n"
 	"                         them with 'capf report'\n"
 	"  --dry-run              check and count, write nothing\n";
 
@@ -321,8 +321,8 @@ static void count(struct import *imp, enum outcome o)
 		imp->unchanged++;
 }
 
-/* The 8-digit strings the import's devices will hold (from their rows or
- * from before) are kept out of the generated ones. */
+/* The 8-digit strings devices hold already, or will hold from their rows,
+ * are kept out of the generated ones. */
 static int note_string(struct import *imp, const Pt__Device *dev)
 {
 	char s[PT_AUTH_STRING_MAX + 1];
@@ -338,6 +338,21 @@ static int note_string(struct import *imp, const Pt__Device *dev)
 	return r;
 }
 
+static int note_stored_string(void *ctx, const uint8_t *key, size_t key_len,
+			      const uint8_t *val, size_t val_len)
+{
+	Pt__Device *dev = NULL;
+	(void)key;
+	(void)key_len;
+	int r = pt_record_decode(val, val_len, &pt__device__descriptor,
+				 (ProtobufCMessage **)&dev);
+	if (r != PT_OK)
+		return r;
+	r = note_string(ctx, dev);
+	pt_record_free(&dev->base);
+	return r;
+}
+
 /* Pass 1: every row checked against the store as it is, every problem
  * recorded in the csv's issue list. */
 static int check_rows(struct import *imp, pt_store_t *store)
@@ -348,6 +363,9 @@ static int check_rows(struct import *imp, pt_store_t *store)
 	int r = name_set_init(&names, csv->nrows);
 	if (r == PT_OK)
 		r = pt_txn_begin(store, false, NULL, &txn);
+	if (r == PT_OK && imp->unique)
+		r = pt_txn_foreach(txn, PT_TABLE_DEVICES, note_stored_string,
+				   imp);
 	for (size_t i = 0; r == PT_OK && i < csv->nrows; i++) {
 		pt_csv_row_t *row = &csv->rows[i];
 		if (row->bad)
