@@ -117,6 +117,7 @@ static const struct option edit_options[] = {
 struct edit_args {
 	pt_device_input_t in;
 	bool generate;
+	bool help;
 	int given;
 };
 
@@ -126,7 +127,8 @@ static int unknown_option(char **argv)
 				  argv[optind - 1]);
 }
 
-/* Exactly one positional argument: the device name. */
+/* Exactly one positional argument: the device name.  Returns an exit
+ * code; a->help is set when --help was answered. */
 static int parse_edit(int argc, char **argv, struct edit_args *a)
 {
 	int c;
@@ -160,7 +162,8 @@ static int parse_edit(int argc, char **argv, struct edit_args *a)
 			continue;
 		case 'h':
 			fputs(edit_help, stdout);
-			return -1;
+			a->help = true;
+			return PT_EXIT_OK;
 		default:
 			return unknown_option(argv);
 		}
@@ -199,17 +202,20 @@ static int edit(pt_cli_t *cli, int argc, char **argv, bool add)
 {
 	struct edit_args a;
 	int rc = parse_edit(argc, argv, &a);
-	if (rc != PT_EXIT_OK)
-		return rc < 0 ? PT_EXIT_OK : rc;
+	if (rc != PT_EXIT_OK || a.help)
+		return rc;
 	if (!add && a.given == 0)
 		return pt_cli_usage_error("update needs at least one setting");
 	if (add && !a.in.model)
 		return pt_cli_usage_error("add needs --model");
 
+	const char *why = NULL;
+	if (pt_validate_device_name(a.in.name, &why) != PT_OK)
+		return pt_cli_refuse("%s: name: %s", a.in.name, why);
 	pt_store_t *store = pt_cli_store(cli);
 	if (!store)
 		return PT_EXIT_REFUSED;
-	char generated[PT_AUTH_STRING_MAX + 1];
+	char generated[PT_AUTH_STRING_MAX + 1] = "";
 	if (a.generate) {
 		if (pt_device_auth_string_generate(generated,
 						   PT_AUTH_STRING_GENERATED) !=
@@ -330,6 +336,8 @@ static int verb_show(pt_cli_t *cli, int argc, char **argv)
 	}
 	if (argc != 2 || argv[1][0] == '-')
 		return pt_cli_usage_error("show takes exactly one device name");
+	if (pt_validate_device_name(argv[1], NULL) != PT_OK)
+		return pt_cli_refuse("no device %s", argv[1]);
 	pt_store_t *store = pt_cli_store(cli);
 	if (!store)
 		return PT_EXIT_REFUSED;

@@ -56,8 +56,9 @@ int pt_device_stream_add(pt_device_stream_t *s, const Pt__Device *dev,
  * through *count (may be NULL) and frees s. */
 int pt_device_stream_finish(pt_device_stream_t **s, size_t *count);
 
-/* Prints one JSON value compactly-indented as an element of a streamed
- * array (first says whether a separator is needed). */
+/* Prints item (ownership taken) indented as one element of a JSON array
+ * streamed to out: first opens the array, later items get a separator.
+ * The caller closes the array ("\n]\n", or "[]\n" when empty). */
 int pt_cli_json_array_item(FILE *out, json_t *item, bool first);
 
 /* A UTC time as "YYYY-MM-DDTHH:MM:SSZ" (new JSON string) or JSON null

@@ -23,6 +23,7 @@
 #include "device.h"
 #include "lib/device_csv.h"
 #include "lib/device_rules.h"
+#include "lib/validate.h"
 #include "store/records.h"
 
 #define IMPORT_BATCH 1000
@@ -271,8 +272,12 @@ static int process_row(struct import *imp, pt_txn_t *txn,
 
 	*out = NULL;
 	row_input(imp->csv, row, &in);
-	int r = pt_device_get(txn, in.name, &existing);
-	if (r != PT_OK && r != PT_ERR_NOT_FOUND && r != PT_ERR_INVALID)
+	/* A name that is not a name is the rules' to report, not a key to
+	 * look up. */
+	int r = pt_validate_device_name(in.name, NULL) == PT_OK
+			? pt_device_get(txn, in.name, &existing)
+			: PT_ERR_NOT_FOUND;
+	if (r != PT_OK && r != PT_ERR_NOT_FOUND)
 		return r;
 	if ((r = pt_device_rules_target(&in, existing, &t, err)) != PT_OK)
 		goto out;

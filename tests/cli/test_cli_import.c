@@ -152,7 +152,18 @@ START_TEST(bad_rows_all_reported_nothing_written)
 	       "SEP000000000007,8841,\"si\"p,,,,,,\n"                 /* 8 */
 	       "SEP000000000008,8841,sip,,,,\n"                       /* 9 */
 	       "SEP000000000001,8841,sip,,,,,,\n"                     /* 10 */
-	       "SEP000000000009,8841,sip,,,,,,\n",                    /* 11 ok */
+	       "SEP000000000009,8841,sip,,,,,,\n"                     /* 11 ok */
+	       "SEP0000000000090000000000000000000000000000000000000000000"
+	       "0000000000000000000000000000000000000000000000000000000000"
+	       "0000000000000000000000000000000000000000000000000000000000"
+	       "0000000000000000000000000000000000000000000000000000000000"
+	       "0000000000000000000000000000000000000000000000000000000000"
+	       "0000000000000000000000000000000000000000000000000000000000"
+	       "0000000000000000000000000000000000000000000000000000000000"
+	       "0000000000000000000000000000000000000000000000000000000000"
+	       "0000000000000000000000000000000000000000000000000000000000"
+	       "0000000000000000000000000000000000000000000000000000000000"
+	       ",8841,sip,,,,,,\n",                                    /* 12 */
 	       NULL);
 	ck_assert_int_eq(r.status, 1);
 	static const char *const expected[] = {
@@ -166,7 +177,8 @@ START_TEST(bad_rows_all_reported_nothing_written)
 		"line 8: row: malformed quoting",
 		"line 9: row: row has 7 fields; the header has 9\n",
 		"line 10: name: SEP000000000001 appears already on line 2\n",
-		"phonetrust: import refused: 8 bad rows in ",
+		"line 12: name: device name is longer than 50 characters\n",
+		"phonetrust: import refused: 9 bad rows in ",
 	};
 	const char *p = r.err;
 	for (size_t i = 0; i < sizeof expected / sizeof expected[0]; i++) {
