@@ -41,9 +41,10 @@ json_t *pt_device_json(const Pt__Device *dev, const Pt__Profile *profile,
 const char *pt_cli_device_auth_string(pt_cli_t *cli, const Pt__Device *dev,
 				      char *buf, const char **why);
 
-/* Prints device show's human form on out. */
+/* Prints device show's human form on out.  auth_text is the auth string
+ * in clear, or a note for its line ("none", "sealed; ..."). */
 void pt_device_print(FILE *out, const Pt__Device *dev,
-		     const Pt__Profile *profile, const char *auth_string);
+		     const Pt__Profile *profile, const char *auth_text);
 
 /* Streams devices to stdout: a JSON array printed object by object, or a
  * table (name, model, protocol, profile, CAPF, LSC) printed at the end. */

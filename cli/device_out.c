@@ -271,7 +271,7 @@ static void print_cert(FILE *out, const char *label,
 }
 
 void pt_device_print(FILE *out, const Pt__Device *dev,
-		     const Pt__Profile *profile, const char *auth_string)
+		     const Pt__Profile *profile, const char *auth_text)
 {
 	const Pt__CapfSettings *c = dev->capf;
 	Pt__Hardening none = PT__HARDENING__INIT;
@@ -292,7 +292,7 @@ void pt_device_print(FILE *out, const Pt__Device *dev,
 		pt_auth_mode_name(eff.auth_mode),
 		eff.auth_mode_from_profile ? " (from profile)" : "");
 	fprintf(out, "%-22s %s\n", "CAPF auth string",
-		auth_string ? auth_string : "none");
+		auth_text ? auth_text : "none");
 	fprintf(out, "%-22s %s %u%s", "CAPF key",
 		pt_key_type_name(eff.key_type),
 		eff.key_type == PT__KEY_TYPE__KEY_TYPE_EC ? eff.ec_bits
