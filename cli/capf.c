@@ -254,28 +254,12 @@ static int verb_report(pt_cli_t *cli, int argc, char **argv)
 	return run_report(&rep, out_path);
 }
 
-struct verb {
-	const char *name;
-	pt_cli_noun_fn run;
-};
-
-static const struct verb verbs[] = {
+static const pt_cli_verb_t verbs[] = {
 	{"report", verb_report},
 };
 
 int pt_cli_capf(pt_cli_t *cli, int argc, char **argv)
 {
-	if (argc < 2) {
-		fputs(capf_help, stderr);
-		return PT_EXIT_USAGE;
-	}
-	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 ||
-	    strcmp(argv[1], "help") == 0) {
-		fputs(capf_help, stdout);
-		return PT_EXIT_OK;
-	}
-	for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++)
-		if (strcmp(argv[1], verbs[i].name) == 0)
-			return verbs[i].run(cli, argc - 1, argv + 1);
-	return pt_cli_usage_error("unknown capf verb '%s'", argv[1]);
+	return pt_cli_dispatch(cli, argc, argv, verbs,
+			       sizeof verbs / sizeof verbs[0], capf_help);
 }

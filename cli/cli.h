@@ -48,6 +48,20 @@ int pt_cli_refuse(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int pt_cli_usage_error(const char *fmt, ...)
 	__attribute__((format(printf, 1, 2)));
 
+/* A noun's verbs.  A NULL run marks a verb still to come (a weak symbol
+ * another file may supply) and is treated as unknown. */
+typedef struct pt_cli_verb {
+	const char *name;
+	pt_cli_noun_fn run;
+} pt_cli_verb_t;
+
+/* Runs verb argv[1] of noun argv[0] with (argc - 1, argv + 1).  No verb
+ * prints help on stderr (exit 2); -h, --help or help print it on stdout
+ * (exit 0); an unknown verb is a usage error. */
+int pt_cli_dispatch(pt_cli_t *cli, int argc, char **argv,
+		    const pt_cli_verb_t *verbs, size_t n_verbs,
+		    const char *help);
+
 /* Prints JSON (takes ownership of value) on stdout, indented, newline. */
 int pt_cli_print_json(json_t *value);
 

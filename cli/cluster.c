@@ -22,26 +22,23 @@
 int pt_cli_cluster_status(pt_cli_t *cli, int argc, char **argv);
 #pragma weak pt_cli_cluster_status
 
-static void usage_noun(FILE *out)
-{
-	fputs("usage: phonetrust cluster VERB [ARGS...]\n"
-	      "\nverbs:\n"
-	      "  show [NAME...]               the security mode and every "
-	      "parameter: value,\n"
-	      "                               default, range, unit, scope "
-	      "(--json: an object)\n"
-	      "  set NAME VALUE [NAME VALUE...]  change parameters; all are "
-	      "checked before\n"
-	      "                               any is written, in one "
-	      "transaction\n"
-	      "  reset NAME... | --all        back to the default\n"
-	      "\n'security_mode' (non-secure|mixed) is set like a parameter "
-	      "for now; once the\nCTL client exists, it changes the mode when "
-	      "it signs a CTL.\n"
-	      "set and reset need the cluster record that 'phonetrust init' "
-	      "creates.\n",
-	      out);
-}
+static const char cluster_help[] =
+	"usage: phonetrust cluster VERB [ARGS...]\n"
+	"\nverbs:\n"
+	"  show [NAME...]               the security mode and every "
+	"parameter: value,\n"
+	"                               default, range, unit, scope "
+	"(--json: an object)\n"
+	"  set NAME VALUE [NAME VALUE...]  change parameters; all are "
+	"checked before\n"
+	"                               any is written, in one "
+	"transaction\n"
+	"  reset NAME... | --all        back to the default\n"
+	"\n'security_mode' (non-secure|mixed) is set like a parameter "
+	"for now; once the\nCTL client exists, it changes the mode when "
+	"it signs a CTL.\n"
+	"set and reset need the cluster record that 'phonetrust init' "
+	"creates.\n";
 
 static bool is_security_mode(const char *name)
 {
@@ -60,7 +57,7 @@ static int parse_help_only(int argc, char **argv, bool *all)
 	int c;
 	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
 		if (c == 'h') {
-			usage_noun(stdout);
+			fputs(cluster_help, stdout);
 			return -1;
 		}
 		if (c == 'a' && all) {
@@ -465,23 +462,14 @@ static int verb_reset(pt_cli_t *cli, int argc, char **argv)
 
 int pt_cli_cluster(pt_cli_t *cli, int argc, char **argv)
 {
-	if (argc < 2) {
-		usage_noun(stderr);
-		return PT_EXIT_USAGE;
-	}
-	const char *verb = argv[1];
-	if (strcmp(verb, "-h") == 0 || strcmp(verb, "--help") == 0 ||
-	    strcmp(verb, "help") == 0) {
-		usage_noun(stdout);
-		return PT_EXIT_OK;
-	}
-	if (strcmp(verb, "show") == 0)
-		return verb_show(cli, argc - 1, argv + 1);
-	if (strcmp(verb, "set") == 0)
-		return verb_set(cli, argc - 1, argv + 1);
-	if (strcmp(verb, "reset") == 0)
-		return verb_reset(cli, argc - 1, argv + 1);
-	if (strcmp(verb, "status") == 0 && pt_cli_cluster_status)
-		return pt_cli_cluster_status(cli, argc - 1, argv + 1);
-	return pt_cli_usage_error("unknown verb 'cluster %s'", verb);
+	/* status comes from the replication side's own file; until it is
+	 * linked in, the weak symbol is NULL and the verb is unknown. */
+	const pt_cli_verb_t verbs[] = {
+		{"show", verb_show},
+		{"set", verb_set},
+		{"reset", verb_reset},
+		{"status", pt_cli_cluster_status},
+	};
+	return pt_cli_dispatch(cli, argc, argv, verbs,
+			       sizeof verbs / sizeof verbs[0], cluster_help);
 }

@@ -86,6 +86,26 @@ bool pt_cli_wants_help(int argc, char **argv)
 	return false;
 }
 
+int pt_cli_dispatch(pt_cli_t *cli, int argc, char **argv,
+		    const pt_cli_verb_t *verbs, size_t n_verbs,
+		    const char *help)
+{
+	if (argc < 2) {
+		fputs(help, stderr);
+		return PT_EXIT_USAGE;
+	}
+	const char *verb = argv[1];
+	if (strcmp(verb, "-h") == 0 || strcmp(verb, "--help") == 0 ||
+	    strcmp(verb, "help") == 0) {
+		fputs(help, stdout);
+		return PT_EXIT_OK;
+	}
+	for (size_t i = 0; i < n_verbs; i++)
+		if (verbs[i].run && strcmp(verb, verbs[i].name) == 0)
+			return verbs[i].run(cli, argc - 1, argv + 1);
+	return pt_cli_usage_error("unknown verb '%s %s'", argv[0], verb);
+}
+
 char *pt_cli_hex(const uint8_t *data, size_t len)
 {
 	static const char digits[] = "0123456789abcdef";

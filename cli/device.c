@@ -631,12 +631,7 @@ static int verb_delete(pt_cli_t *cli, int argc, char **argv)
 	return rc;
 }
 
-struct verb {
-	const char *name;
-	pt_cli_noun_fn run;
-};
-
-static const struct verb verbs[] = {
+static const pt_cli_verb_t verbs[] = {
 	{"add", verb_add},	 {"update", verb_update},
 	{"show", verb_show},	 {"list", verb_list},
 	{"find", verb_find},	 {"delete", verb_delete},
@@ -645,17 +640,6 @@ static const struct verb verbs[] = {
 
 int pt_cli_device(pt_cli_t *cli, int argc, char **argv)
 {
-	if (argc < 2) {
-		fputs(device_help, stderr);
-		return PT_EXIT_USAGE;
-	}
-	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 ||
-	    strcmp(argv[1], "help") == 0) {
-		fputs(device_help, stdout);
-		return PT_EXIT_OK;
-	}
-	for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++)
-		if (strcmp(argv[1], verbs[i].name) == 0)
-			return verbs[i].run(cli, argc - 1, argv + 1);
-	return pt_cli_usage_error("unknown device verb '%s'", argv[1]);
+	return pt_cli_dispatch(cli, argc, argv, verbs,
+			       sizeof verbs / sizeof verbs[0], device_help);
 }

@@ -117,28 +117,25 @@ static const char settings_help[] =
 	"  --sip-port PORT                    1024-65535 (default 5060)\n"
 	"  --nonsecure-call-indication yes|no (default no)\n";
 
-static void usage_noun(FILE *out)
-{
-	fputs("usage: phonetrust profile VERB [ARGS...]\n"
-	      "\n"
-	      "Phone security profiles.  Predefined non-secure profiles (one "
-	      "per phone model\nand protocol, plus a model-independent one per "
-	      "protocol) cannot be changed\nor deleted: copy them.\n"
-	      "\nverbs:\n"
-	      "  add NAME --protocol sccp|sip [SETTINGS]   new profile\n"
-	      "  update NAME [SETTINGS] [--name NEW]       change or rename "
-	      "a profile\n"
-	      "  copy SOURCE NEW [SETTINGS]                new profile from "
-	      "any profile\n"
-	      "  show NAME                                 settings and "
-	      "device count\n"
-	      "  list [--protocol P] [--model M] [--predefined|--custom]\n"
-	      "  delete NAME                               only when no "
-	      "device uses it\n"
-	      "\nRun 'phonetrust profile VERB --help' for a verb's options; "
-	      "--json prints JSON.\n",
-	      out);
-}
+static const char profile_help[] =
+	"usage: phonetrust profile VERB [ARGS...]\n"
+	"\n"
+	"Phone security profiles.  Predefined non-secure profiles (one "
+	"per phone model\nand protocol, plus a model-independent one per "
+	"protocol) cannot be changed\nor deleted: copy them.\n"
+	"\nverbs:\n"
+	"  add NAME --protocol sccp|sip [SETTINGS]   new profile\n"
+	"  update NAME [SETTINGS] [--name NEW]       change or rename "
+	"a profile\n"
+	"  copy SOURCE NEW [SETTINGS]                new profile from "
+	"any profile\n"
+	"  show NAME                                 settings and "
+	"device count\n"
+	"  list [--protocol P] [--model M] [--predefined|--custom]\n"
+	"  delete NAME                               only when no "
+	"device uses it\n"
+	"\nRun 'phonetrust profile VERB --help' for a verb's options; "
+	"--json prints JSON.\n";
 
 static int usage_verb(const char *verb, FILE *out)
 {
@@ -968,25 +965,11 @@ static int verb_delete(pt_cli_t *cli, int argc, char **argv)
 
 int pt_cli_profile(pt_cli_t *cli, int argc, char **argv)
 {
-	static const struct {
-		const char *name;
-		int (*run)(pt_cli_t *, int, char **);
-	} verbs[] = {
-		{"add", verb_add},     {"update", verb_update},
-		{"copy", verb_copy},   {"show", verb_show},
-		{"list", verb_list},   {"delete", verb_delete},
+	static const pt_cli_verb_t verbs[] = {
+		{"add", verb_add},   {"update", verb_update},
+		{"copy", verb_copy}, {"show", verb_show},
+		{"list", verb_list}, {"delete", verb_delete},
 	};
-	if (argc < 2) {
-		usage_noun(stderr);
-		return PT_EXIT_USAGE;
-	}
-	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 ||
-	    strcmp(argv[1], "help") == 0) {
-		usage_noun(stdout);
-		return PT_EXIT_OK;
-	}
-	for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++)
-		if (strcmp(argv[1], verbs[i].name) == 0)
-			return verbs[i].run(cli, argc - 1, argv + 1);
-	return pt_cli_usage_error("unknown verb 'profile %s'", argv[1]);
+	return pt_cli_dispatch(cli, argc, argv, verbs,
+			       sizeof verbs / sizeof verbs[0], profile_help);
 }

@@ -11,21 +11,34 @@
 
 #include "cli.h"
 
-static void usage(FILE *out)
+static const char store_help[] =
+	"usage: phonetrust [--data DIR] [--json] store VERB\n"
+	"\n"
+	"  digest   SHA-256 over every replicated record in key order; "
+	"equal on\n"
+	"           nodes that hold the same data\n"
+	"  info     schema version, last changelog sequence, records "
+	"per table,\n"
+	"           node name and role\n";
+
+/* The store's verbs take no arguments: -1 to go on, else an exit code. */
+static int no_arguments(int argc, char **argv)
 {
-	fprintf(out,
-		"usage: phonetrust [--data DIR] [--json] store VERB\n"
-		"\n"
-		"  digest   SHA-256 over every replicated record in key order; "
-		"equal on\n"
-		"           nodes that hold the same data\n"
-		"  info     schema version, last changelog sequence, records "
-		"per table,\n"
-		"           node name and role\n");
+	if (pt_cli_wants_help(argc, argv)) {
+		fputs(store_help, stdout);
+		return PT_EXIT_OK;
+	}
+	if (argc > 1)
+		return pt_cli_usage_error("store %s takes no arguments",
+					  argv[0]);
+	return -1;
 }
 
-static int verb_digest(pt_cli_t *cli)
+static int verb_digest(pt_cli_t *cli, int argc, char **argv)
 {
+	int early = no_arguments(argc, argv);
+	if (early >= 0)
+		return early;
 	uint8_t digest[32];
 	uint64_t last = 0;
 	pt_store_t *store = pt_cli_store(cli);
@@ -132,8 +145,11 @@ static void print_info_human(const pt_cli_t *cli, const struct info *in)
 		       in->counts[t]);
 }
 
-static int verb_info(pt_cli_t *cli)
+static int verb_info(pt_cli_t *cli, int argc, char **argv)
 {
+	int early = no_arguments(argc, argv);
+	if (early >= 0)
+		return early;
 	struct info in = {0};
 	pt_store_t *store = pt_cli_store(cli);
 	if (!store)
@@ -156,16 +172,10 @@ static int verb_info(pt_cli_t *cli)
 
 int pt_cli_store_noun(pt_cli_t *cli, int argc, char **argv)
 {
-	if (argc < 2 || pt_cli_wants_help(argc, argv)) {
-		usage(argc < 2 ? stderr : stdout);
-		return argc < 2 ? PT_EXIT_USAGE : PT_EXIT_OK;
-	}
-	if (argc > 2)
-		return pt_cli_usage_error("store %s takes no arguments",
-					  argv[1]);
-	if (strcmp(argv[1], "digest") == 0)
-		return verb_digest(cli);
-	if (strcmp(argv[1], "info") == 0)
-		return verb_info(cli);
-	return pt_cli_usage_error("unknown verb 'store %s'", argv[1]);
+	static const pt_cli_verb_t verbs[] = {
+		{"digest", verb_digest},
+		{"info", verb_info},
+	};
+	return pt_cli_dispatch(cli, argc, argv, verbs,
+			       sizeof verbs / sizeof verbs[0], store_help);
 }
