@@ -209,3 +209,64 @@ out:
 		*removed = r == PT_OK ? count : 0;
 	return r;
 }
+
+struct pt_snapshot_install {
+	pt_store_t *store;
+	MDB_txn *txn;
+};
+
+int pt_snapshot_install_begin(pt_store_t *store, pt_snapshot_install_t **out)
+{
+	pt_snapshot_install_t *snap = calloc(1, sizeof *snap);
+	*out = NULL;
+	if (!snap)
+		return PT_ERR_NOMEM;
+	snap->store = store;
+	int r = pt_store_from_mdb(mdb_txn_begin(store->env, NULL, 0, &snap->txn));
+	for (int t = PT_TABLE_FIRST; r == PT_OK && t <= PT_TABLE_LAST; t++)
+		r = pt_store_from_mdb(mdb_drop(snap->txn, store->tables[t], 0));
+	if (r == PT_OK)
+		r = pt_store_from_mdb(mdb_drop(snap->txn, store->changelog, 0));
+	if (r != PT_OK) {
+		pt_snapshot_install_abort(&snap);
+		return r;
+	}
+	*out = snap;
+	return PT_OK;
+}
+
+int pt_snapshot_install_put(pt_snapshot_install_t *snap, pt_table_t table,
+			    const void *key, size_t key_len, const void *val,
+			    size_t val_len)
+{
+	if (!pt_store_valid_table(table) || key_len == 0 ||
+	    key_len > PT_MAX_KEY_LEN)
+		return PT_ERR_MALFORMED;
+	MDB_val k = {key_len, (void *)key}, v = {val_len, (void *)val};
+	return pt_store_from_mdb(mdb_put(snap->txn, snap->store->tables[table],
+					 &k, &v, 0));
+}
+
+int pt_snapshot_install_commit(pt_snapshot_install_t **snapp,
+			       uint64_t sequence)
+{
+	pt_snapshot_install_t *snap = *snapp;
+	int r = pt_store_meta_put_u64(snap->txn, snap->store->meta,
+				      META_LAST_SEQ, sequence);
+	if (r == PT_OK) {
+		r = pt_store_from_mdb(mdb_txn_commit(snap->txn));
+		snap->txn = NULL;
+	}
+	pt_snapshot_install_abort(snapp);
+	return r;
+}
+
+void pt_snapshot_install_abort(pt_snapshot_install_t **snap)
+{
+	if (!snap || !*snap)
+		return;
+	if ((*snap)->txn)
+		mdb_txn_abort((*snap)->txn);
+	free(*snap);
+	*snap = NULL;
+}

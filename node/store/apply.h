@@ -29,6 +29,21 @@ typedef enum pt_apply_result {
 int pt_store_apply(pt_store_t *store, const Pt__Transaction *t,
 		   pt_apply_result_t *result);
 
+/* Installing a snapshot: the subscriber's answer to a changelog that no
+ * longer reaches back far enough.  begin opens one write transaction and
+ * empties every replicated table and the changelog; put adds records;
+ * commit sets the applied sequence to the snapshot's and commits, so
+ * readers see the old data until the new data is whole.  abort (accepts
+ * NULL) leaves the store as it was. */
+typedef struct pt_snapshot_install pt_snapshot_install_t;
+int pt_snapshot_install_begin(pt_store_t *store, pt_snapshot_install_t **out);
+int pt_snapshot_install_put(pt_snapshot_install_t *snap, pt_table_t table,
+			    const void *key, size_t key_len, const void *val,
+			    size_t val_len);
+int pt_snapshot_install_commit(pt_snapshot_install_t **snap,
+			       uint64_t sequence);
+void pt_snapshot_install_abort(pt_snapshot_install_t **snap);
+
 /* The sequence up to which this node holds the publisher's data: on a
  * subscriber the last applied one, on a publisher its last commit. */
 int pt_store_applied_sequence(pt_store_t *store, uint64_t *out);

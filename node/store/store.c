@@ -393,28 +393,51 @@ int pt_txn_del(pt_txn_t *txn, pt_table_t table, const void *key,
 			     key_len, NULL, 0);
 }
 
-int pt_txn_foreach(pt_txn_t *txn, pt_table_t table, pt_txn_visit_fn visit,
-		   void *ctx)
+int pt_txn_foreach_after(pt_txn_t *txn, pt_table_t table,
+			 const void *after_key, size_t after_len,
+			 size_t max_records, pt_txn_visit_fn visit, void *ctx,
+			 size_t *visited)
 {
+	size_t count = 0;
+	if (visited)
+		*visited = 0;
 	if (!pt_store_valid_table(table))
 		return PT_ERR_INVALID;
 	MDB_cursor *cur = NULL;
-	int r = pt_store_from_mdb(mdb_cursor_open(txn->txn, txn->store->tables[table],
-					 &cur));
+	int r = pt_store_from_mdb(mdb_cursor_open(txn->txn,
+						  txn->store->tables[table], &cur));
 	if (r != PT_OK)
 		return r;
-	MDB_val k, v;
-	int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
-	while (rc == MDB_SUCCESS) {
+	MDB_val k = {after_len, (void *)after_key}, v;
+	int rc;
+	if (after_key && after_len > 0) {
+		rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+		/* SET_RANGE lands on the key itself when it still exists. */
+		if (rc == MDB_SUCCESS && k.mv_size == after_len &&
+		    memcmp(k.mv_data, after_key, after_len) == 0)
+			rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+	} else {
+		rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+	}
+	while (rc == MDB_SUCCESS && (max_records == 0 || count < max_records)) {
 		r = visit(ctx, k.mv_data, k.mv_size, v.mv_data, v.mv_size);
 		if (r != 0)
 			break;
+		count++;
 		rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
 	}
-	if (r == 0 && rc != MDB_NOTFOUND)
+	if (r == 0 && rc != MDB_SUCCESS && rc != MDB_NOTFOUND)
 		r = pt_store_from_mdb(rc);
 	mdb_cursor_close(cur);
+	if (visited)
+		*visited = count;
 	return r;
+}
+
+int pt_txn_foreach(pt_txn_t *txn, pt_table_t table, pt_txn_visit_fn visit,
+		   void *ctx)
+{
+	return pt_txn_foreach_after(txn, table, NULL, 0, 0, visit, ctx, NULL);
 }
 
 int pt_txn_count(pt_txn_t *txn, pt_table_t table, size_t *out)
@@ -508,6 +531,14 @@ int pt_store_last_sequence(pt_store_t *store, uint64_t *out)
 		r = PT_OK;
 	pt_txn_abort(&txn);
 	return r;
+}
+
+int pt_txn_last_sequence(pt_txn_t *txn, uint64_t *out)
+{
+	*out = 0;
+	int r = pt_store_meta_get_u64(txn->txn, txn->store->meta, META_LAST_SEQ,
+				      out);
+	return r == PT_ERR_NOT_FOUND ? PT_OK : r;
 }
 
 int pt_txn_changelog_get(pt_txn_t *txn, uint64_t seq, const uint8_t **val,

@@ -92,6 +92,14 @@ typedef int (*pt_txn_visit_fn)(void *ctx, const uint8_t *key, size_t key_len,
 int pt_txn_foreach(pt_txn_t *txn, pt_table_t table, pt_txn_visit_fn visit,
 		   void *ctx);
 
+/* The same walk, starting after after_key (NULL or empty: from the first
+ * record) and stopping once max_records have been visited (0: no limit).
+ * *visited (may be NULL) counts the records handed to visit. */
+int pt_txn_foreach_after(pt_txn_t *txn, pt_table_t table,
+			 const void *after_key, size_t after_len,
+			 size_t max_records, pt_txn_visit_fn visit, void *ctx,
+			 size_t *visited);
+
 /* Number of records in table. */
 int pt_txn_count(pt_txn_t *txn, pt_table_t table, size_t *out);
 
@@ -108,6 +116,9 @@ void pt_txn_abort(pt_txn_t **txn);
 
 /* Last sequence number appended to the changelog (0 for none). */
 int pt_store_last_sequence(pt_store_t *store, uint64_t *out);
+
+/* Last changelog sequence as seen by this transaction. */
+int pt_txn_last_sequence(pt_txn_t *txn, uint64_t *out);
 
 /* Reads changelog entry seq; *val points into the map (see pt_txn_get). */
 int pt_txn_changelog_get(pt_txn_t *txn, uint64_t seq, const uint8_t **val,

@@ -220,6 +220,90 @@ START_TEST(compaction_respects_protection_age_and_batch)
 }
 END_TEST
 
+struct copy_ctx {
+	pt_snapshot_install_t *snap;
+	pt_table_t table;
+	size_t seen;
+	char last_key[32];
+};
+
+static int copy_record(void *ctx, const uint8_t *key, size_t key_len,
+		       const uint8_t *val, size_t val_len)
+{
+	struct copy_ctx *c = ctx;
+	c->seen++;
+	snprintf(c->last_key, sizeof c->last_key, "%.*s", (int)key_len, key);
+	return pt_snapshot_install_put(c->snap, c->table, key, key_len, val,
+				       val_len);
+}
+
+/* Copies the publisher into the subscriber in chunks of three records,
+ * resuming each walk after the last key seen, as snapshot chunks do. */
+START_TEST(snapshot_install_replaces_everything)
+{
+	write_devices(pub, 0, 10, "pub");
+	write_devices(sub, 100, 4, "stale"); /* must vanish */
+	uint64_t pub_last;
+	ck_assert_int_eq(pt_store_last_sequence(pub, &pub_last), PT_OK);
+
+	pt_snapshot_install_t *snap;
+	ck_assert_int_eq(pt_snapshot_install_begin(sub, &snap), PT_OK);
+	pt_txn_t *rd;
+	ck_assert_int_eq(pt_txn_begin(pub, false, NULL, &rd), PT_OK);
+	int chunks = 0;
+	for (int t = PT_TABLE_FIRST; t <= PT_TABLE_LAST; t++) {
+		struct copy_ctx c = {.snap = snap, .table = (pt_table_t)t};
+		size_t visited;
+		do {
+			size_t len = strlen(c.last_key);
+			ck_assert_int_eq(pt_txn_foreach_after(rd, c.table,
+							      len ? c.last_key : NULL,
+							      len, 3, copy_record,
+							      &c, &visited),
+					 PT_OK);
+			chunks++;
+		} while (visited == 3);
+	}
+	pt_txn_abort(&rd);
+	ck_assert_int_ge(chunks, 4);
+	ck_assert_int_eq(pt_snapshot_install_commit(&snap, pub_last), PT_OK);
+	ck_assert_ptr_null(snap);
+	assert_same_digest();
+	uint64_t applied, first;
+	ck_assert_int_eq(pt_store_applied_sequence(sub, &applied), PT_OK);
+	ck_assert_uint_eq(applied, pub_last);
+	ck_assert_int_eq(pt_store_first_sequence(sub, &first), PT_OK);
+	ck_assert_uint_eq(first, 0);
+
+	/* The stream goes on from the snapshot's sequence. */
+	write_devices(pub, 50, 1, "after");
+	ck_assert_int_eq(apply_seq(pub_last + 1), PT_APPLY_DONE);
+	assert_same_digest();
+}
+END_TEST
+
+START_TEST(aborted_snapshot_changes_nothing)
+{
+	write_devices(sub, 0, 5, "keep");
+	uint8_t before[32], after[32];
+	ck_assert_int_eq(pt_store_digest(sub, before), PT_OK);
+	pt_snapshot_install_t *snap;
+	ck_assert_int_eq(pt_snapshot_install_begin(sub, &snap), PT_OK);
+	ck_assert_int_eq(pt_snapshot_install_put(snap, PT_TABLE_DEVICES, "x",
+						 1, "y", 1),
+			 PT_OK);
+	ck_assert_int_eq(pt_snapshot_install_put(snap, (pt_table_t)77, "x", 1,
+						 "y", 1),
+			 PT_ERR_MALFORMED);
+	pt_snapshot_install_abort(&snap);
+	ck_assert_int_eq(pt_store_digest(sub, after), PT_OK);
+	ck_assert(memcmp(before, after, 32) == 0);
+	uint64_t applied;
+	ck_assert_int_eq(pt_store_applied_sequence(sub, &applied), PT_OK);
+	ck_assert_uint_eq(applied, 1);
+}
+END_TEST
+
 static Suite *apply_suite(void)
 {
 	Suite *s = suite_create("apply");
@@ -229,6 +313,11 @@ static Suite *apply_suite(void)
 	tcase_add_test(tc, duplicates_are_skipped);
 	tcase_add_test(tc, gaps_apply_nothing);
 	tcase_add_test(tc, malformed_transactions_are_refused_whole);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("snapshot");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, snapshot_install_replaces_everything);
+	tcase_add_test(tc, aborted_snapshot_changes_nothing);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("compact");
 	tcase_add_checked_fixture(tc, setup, teardown);
