@@ -114,6 +114,9 @@ void pt_log_set_level(pt_log_t *log, pt_log_level_t level)
 
 bool pt_log_enabled(const pt_log_t *log, pt_log_level_t level)
 {
+	/* A component handed no logger stays quiet rather than crash. */
+	if (!log)
+		return false;
 	int current = atomic_load_explicit(&log->level, memory_order_relaxed);
 	return (int)level <= current;
 }

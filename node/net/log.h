@@ -58,7 +58,8 @@ void pt_log_destroy(pt_log_t **log);
 void pt_log_set_level(pt_log_t *log, pt_log_level_t level);
 
 /* True when a line of this level would be written: lets a caller skip
- * expensive formatting. */
+ * expensive formatting.  False for a NULL logger, so every pt_log_* call
+ * accepts NULL and writes nothing. */
 bool pt_log_enabled(const pt_log_t *log, pt_log_level_t level);
 
 /* Writes one line at level.  Never fails visibly: a line that cannot be

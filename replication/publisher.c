@@ -1,0 +1,612 @@
+#include "publisher.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "changelog.pb-c.h"
+#include "envelope.h"
+#include "lib/errors.h"
+#include "repl_status.h"
+#include "store/apply.h"
+#include "zap.h"
+
+#define MAX_SNAPSHOTS 4
+#define SNAPSHOT_CHUNK_BYTES ((size_t)8 << 20)
+#define SYNC_BATCH_BYTES ((size_t)16 << 20)
+/* How many changelog entries one tail pass publishes before the actor
+ * looks at its requests again. */
+#define TAIL_BURST 2000
+
+struct snapshot {
+	uint64_t id;
+	uint64_t sequence;
+	pt_txn_t *txn;        /* read transaction: the consistent view */
+	int64_t last_used_ms;
+};
+
+struct pt_repl_pub {
+	pt_repl_pub_opts_t opts;
+	void *ctx;
+	void *stream;         /* PUB */
+	void *sync;           /* ROUTER */
+	pt_zap_t *zap;
+	int wake_fd;          /* eventfd: notify and stop */
+	atomic_bool stop;
+	pthread_t thread;
+	bool thread_started;
+
+	char stream_bound[128];
+	char sync_bound[128];
+	uint64_t published;   /* last sequence sent on the stream */
+	int64_t next_heartbeat_ms;
+	struct snapshot snapshots[MAX_SNAPSHOTS];
+	uint64_t next_snapshot_id;
+	pt_repl_status_book_t *statuses;
+};
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t wall_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* ---- stream ---------------------------------------------------------- */
+
+static void publish_heartbeat(pt_repl_pub_t *pub, uint64_t last)
+{
+	uint64_t first = 0;
+	pt_store_first_sequence(pub->opts.store, &first);
+	Pt__Heartbeat hb = PT__HEARTBEAT__INIT;
+	hb.last_sequence = last;
+	hb.first_sequence = first;
+	hb.sent_at_us = wall_us();
+	Pt__Envelope env = PT__ENVELOPE__INIT;
+	env.version = PT_REPL_VERSION;
+	env.body_case = PT__ENVELOPE__BODY_HEARTBEAT;
+	env.heartbeat = &hb;
+	pt_repl_send(pub->stream, &env, ZMQ_DONTWAIT);
+}
+
+/* Publishes changelog entries after pub->published.  Entries are sent as
+ * the exact bytes stored, straight out of the LMDB map. */
+static void tail_changelog(pt_repl_pub_t *pub)
+{
+	pt_txn_t *txn = NULL;
+	uint64_t last = 0;
+	if (pt_txn_begin(pub->opts.store, false, NULL, &txn) != PT_OK)
+		return;
+	if (pt_txn_last_sequence(txn, &last) != PT_OK || last <= pub->published)
+		goto out;
+	for (int n = 0; n < TAIL_BURST && pub->published < last; n++) {
+		uint64_t seq = pub->published + 1;
+		const uint8_t *val;
+		size_t len;
+		int r = pt_txn_changelog_get(txn, seq, &val, &len);
+		if (r != PT_OK) {
+			/* Compacted before we saw it: subscribers find the
+			 * gap through the heartbeat and catch up by sync. */
+			pub->published = last;
+			break;
+		}
+		Pt__Envelope env = PT__ENVELOPE__INIT;
+		env.version = PT_REPL_VERSION;
+		env.body_case = PT__ENVELOPE__BODY_TRANSACTION;
+		env.transaction.data = (uint8_t *)val;
+		env.transaction.len = len;
+		pt_repl_send(pub->stream, &env, ZMQ_DONTWAIT);
+		pub->published = seq;
+	}
+out:
+	pt_txn_abort(&txn);
+}
+
+/* ---- sync: batches ----------------------------------------------------- */
+
+static void reply_error(pt_repl_pub_t *pub, const zmq_msg_t *id,
+			uint32_t code, const char *reason)
+{
+	Pt__ReplicationError err = PT__REPLICATION_ERROR__INIT;
+	err.code = code;
+	err.reason = (char *)reason;
+	Pt__Envelope env = PT__ENVELOPE__INIT;
+	env.version = PT_REPL_VERSION;
+	env.body_case = PT__ENVELOPE__BODY_ERROR;
+	env.error = &err;
+	pt_repl_send_to(pub->sync, zmq_msg_data((zmq_msg_t *)id),
+			zmq_msg_size((zmq_msg_t *)id), &env);
+}
+
+static struct snapshot *open_snapshot(pt_repl_pub_t *pub)
+{
+	struct snapshot *slot = NULL;
+	for (int i = 0; i < MAX_SNAPSHOTS; i++) {
+		if (!pub->snapshots[i].txn) {
+			slot = &pub->snapshots[i];
+			break;
+		}
+		if (!slot || pub->snapshots[i].last_used_ms < slot->last_used_ms)
+			slot = &pub->snapshots[i];
+	}
+	/* All slots busy: the least recently used one is given up; its
+	 * subscriber will time out and ask again. */
+	pt_txn_abort(&slot->txn);
+	if (pt_txn_begin(pub->opts.store, false, NULL, &slot->txn) != PT_OK)
+		return NULL;
+	if (pt_txn_last_sequence(slot->txn, &slot->sequence) != PT_OK) {
+		pt_txn_abort(&slot->txn);
+		return NULL;
+	}
+	slot->id = ++pub->next_snapshot_id;
+	slot->last_used_ms = now_ms();
+	return slot;
+}
+
+static void offer_snapshot(pt_repl_pub_t *pub, const zmq_msg_t *id,
+			   uint64_t after)
+{
+	struct snapshot *snap = open_snapshot(pub);
+	if (!snap) {
+		reply_error(pub, id, 1, "cannot open a snapshot");
+		return;
+	}
+	pt_log_write(pub->opts.log, PT_LOG_INFO,
+	    "replication: subscriber at sequence %llu is behind the changelog; "
+	    "offering snapshot %llu at sequence %llu",
+	    (unsigned long long)after, (unsigned long long)snap->id,
+	    (unsigned long long)snap->sequence);
+	Pt__SnapshotOffer offer = PT__SNAPSHOT_OFFER__INIT;
+	offer.snapshot_id = snap->id;
+	offer.sequence = snap->sequence;
+	Pt__Envelope env = PT__ENVELOPE__INIT;
+	env.version = PT_REPL_VERSION;
+	env.body_case = PT__ENVELOPE__BODY_SNAPSHOT_OFFER;
+	env.snapshot_offer = &offer;
+	pt_repl_send_to(pub->sync, zmq_msg_data((zmq_msg_t *)id),
+			zmq_msg_size((zmq_msg_t *)id), &env);
+}
+
+static void answer_sync(pt_repl_pub_t *pub, const zmq_msg_t *id,
+			const Pt__SyncRequest *req)
+{
+	pt_txn_t *txn = NULL;
+	uint64_t last = 0;
+	ProtobufCBinaryData *items = NULL;
+	if (pt_txn_begin(pub->opts.store, false, NULL, &txn) != PT_OK ||
+	    pt_txn_last_sequence(txn, &last) != PT_OK) {
+		reply_error(pub, id, 1, "cannot read the changelog");
+		goto out;
+	}
+	uint64_t after = req->after_sequence;
+	if (after > last) {
+		/* The subscriber claims more than we ever wrote: it belongs to
+		 * another cluster or our store was replaced.  Never guess. */
+		reply_error(pub, id, 2, "subscriber is ahead of the publisher");
+		pt_log_write(pub->opts.log, PT_LOG_WARN,
+		    "replication: a subscriber asked for sequences after %llu "
+		    "but the publisher's newest is %llu; refused",
+		    (unsigned long long)after, (unsigned long long)last);
+		goto out;
+	}
+	const uint8_t *val;
+	size_t len;
+	if (after < last &&
+	    pt_txn_changelog_get(txn, after + 1, &val, &len) != PT_OK) {
+		pt_txn_abort(&txn);
+		offer_snapshot(pub, id, after);
+		goto out;
+	}
+	unsigned max = pub->opts.batch_max;
+	if (req->max_transactions && req->max_transactions < max)
+		max = req->max_transactions;
+	items = calloc(max ? max : 1, sizeof *items);
+	if (!items)
+		goto out;
+	size_t n = 0, bytes = 0;
+	for (uint64_t seq = after + 1; seq <= last && n < max; seq++) {
+		if (pt_txn_changelog_get(txn, seq, &val, &len) != PT_OK)
+			break;
+		if (n > 0 && bytes + len > SYNC_BATCH_BYTES)
+			break;
+		items[n].data = (uint8_t *)val;
+		items[n].len = len;
+		bytes += len;
+		n++;
+	}
+	Pt__SyncBatch batch = PT__SYNC_BATCH__INIT;
+	batch.n_transactions = n;
+	batch.transactions = items;
+	batch.last_sequence = last;
+	batch.more = after + n < last;
+	Pt__Envelope env = PT__ENVELOPE__INIT;
+	env.version = PT_REPL_VERSION;
+	env.body_case = PT__ENVELOPE__BODY_SYNC_BATCH;
+	env.sync_batch = &batch;
+	pt_repl_send_to(pub->sync, zmq_msg_data((zmq_msg_t *)id),
+			zmq_msg_size((zmq_msg_t *)id), &env);
+out:
+	free(items);
+	pt_txn_abort(&txn);
+}
+
+/* ---- sync: snapshot chunks --------------------------------------------- */
+
+struct chunk_builder {
+	Pt__SnapshotRecord *records;
+	Pt__SnapshotRecord **ptrs;
+	size_t n, cap;
+	size_t bytes;
+	uint32_t table;
+};
+
+static int add_record(void *ctx, const uint8_t *key, size_t key_len,
+		      const uint8_t *val, size_t val_len)
+{
+	struct chunk_builder *b = ctx;
+	if (b->n == b->cap || (b->n > 0 && b->bytes + key_len + val_len >
+						   SNAPSHOT_CHUNK_BYTES))
+		return 1; /* chunk full: stop this walk */
+	Pt__SnapshotRecord *r = &b->records[b->n];
+	pt__snapshot_record__init(r);
+	r->table = b->table;
+	r->key.data = (uint8_t *)key;
+	r->key.len = key_len;
+	r->value.data = (uint8_t *)val;
+	r->value.len = val_len;
+	b->ptrs[b->n++] = r;
+	b->bytes += key_len + val_len;
+	return 0;
+}
+
+static void answer_snapshot(pt_repl_pub_t *pub, const zmq_msg_t *id,
+			    const Pt__SnapshotRequest *req)
+{
+	struct snapshot *snap = NULL;
+	for (int i = 0; i < MAX_SNAPSHOTS; i++)
+		if (pub->snapshots[i].txn && pub->snapshots[i].id == req->snapshot_id)
+			snap = &pub->snapshots[i];
+	if (!snap) {
+		reply_error(pub, id, 3, "unknown or expired snapshot");
+		return;
+	}
+	snap->last_used_ms = now_ms();
+	struct chunk_builder b = {.cap = pub->opts.chunk_records};
+	b.records = calloc(b.cap, sizeof *b.records);
+	b.ptrs = calloc(b.cap, sizeof *b.ptrs);
+	if (!b.records || !b.ptrs) {
+		reply_error(pub, id, 1, "out of memory");
+		goto out;
+	}
+	uint32_t table = req->first ? PT_TABLE_FIRST : req->table;
+	const uint8_t *after = req->first ? NULL : req->after_key.data;
+	size_t after_len = req->first ? 0 : req->after_key.len;
+	bool done = false;
+	if (table < PT_TABLE_FIRST || table > PT_TABLE_LAST) {
+		reply_error(pub, id, 4, "bad snapshot position");
+		goto out;
+	}
+	for (;;) {
+		b.table = table;
+		int r = pt_txn_foreach_after(snap->txn, (pt_table_t)table, after,
+					     after_len, 0, add_record, &b, NULL);
+		if (r < 0) {
+			reply_error(pub, id, 1, "cannot read the snapshot");
+			goto out;
+		}
+		if (r > 0)
+			break; /* chunk full */
+		if (table == PT_TABLE_LAST) {
+			done = true;
+			break;
+		}
+		table++;
+		after = NULL;
+		after_len = 0;
+	}
+	Pt__SnapshotChunk chunk = PT__SNAPSHOT_CHUNK__INIT;
+	chunk.snapshot_id = snap->id;
+	chunk.sequence = snap->sequence;
+	chunk.n_records = b.n;
+	chunk.records = b.ptrs;
+	chunk.last = done;
+	Pt__Envelope env = PT__ENVELOPE__INIT;
+	env.version = PT_REPL_VERSION;
+	env.body_case = PT__ENVELOPE__BODY_SNAPSHOT_CHUNK;
+	env.snapshot_chunk = &chunk;
+	pt_repl_send_to(pub->sync, zmq_msg_data((zmq_msg_t *)id),
+			zmq_msg_size((zmq_msg_t *)id), &env);
+	if (done)
+		pt_txn_abort(&snap->txn);
+out:
+	free(b.records);
+	free(b.ptrs);
+}
+
+static void expire_snapshots(pt_repl_pub_t *pub, int64_t now)
+{
+	for (int i = 0; i < MAX_SNAPSHOTS; i++) {
+		struct snapshot *s = &pub->snapshots[i];
+		if (s->txn && now - s->last_used_ms > pub->opts.snapshot_idle_ms) {
+			pt_log_write(pub->opts.log, PT_LOG_INFO,
+			    "replication: snapshot %llu unused for %u ms; "
+			    "released",
+			    (unsigned long long)s->id, pub->opts.snapshot_idle_ms);
+			pt_txn_abort(&s->txn);
+		}
+	}
+}
+
+/* ---- requests ---------------------------------------------------------- */
+
+/* Reads one [id][payload] request from the ROUTER.  Returns false when no
+ * complete request was waiting. */
+static bool handle_request(pt_repl_pub_t *pub)
+{
+	zmq_msg_t id, payload;
+	zmq_msg_init(&id);
+	zmq_msg_init(&payload);
+	bool got = false;
+	if (zmq_msg_recv(&id, pub->sync, ZMQ_DONTWAIT) < 0)
+		goto out;
+	got = true;
+	if (!zmq_msg_more(&id) || zmq_msg_recv(&payload, pub->sync, 0) < 0)
+		goto out;
+	if (zmq_msg_more(&payload)) {
+		/* A well-behaved DEALER sends one frame; drain the rest. */
+		zmq_msg_t extra;
+		zmq_msg_init(&extra);
+		while (zmq_msg_more(&payload) &&
+		       zmq_msg_recv(&extra, pub->sync, 0) >= 0 &&
+		       zmq_msg_more(&extra))
+			;
+		zmq_msg_close(&extra);
+		pt_log_write(pub->opts.log, PT_LOG_WARN, "replication: multi-frame request dropped");
+		goto out;
+	}
+	const char *peer = zmq_msg_gets(&payload, "Peer-Address");
+	Pt__Envelope *env = NULL;
+	int r = pt_repl_decode(zmq_msg_data(&payload), zmq_msg_size(&payload),
+			       PT_REPL_MAX_REQUEST, &env);
+	if (r != PT_OK) {
+		pt_log_write(pub->opts.log, PT_LOG_WARN,
+		    "replication: dropped a request from %s: %s",
+		    peer ? peer : "?", pt_strerror(r));
+		goto out;
+	}
+	switch (env->body_case) {
+	case PT__ENVELOPE__BODY_SYNC_REQUEST:
+		answer_sync(pub, &id, env->sync_request);
+		break;
+	case PT__ENVELOPE__BODY_SNAPSHOT_REQUEST:
+		answer_snapshot(pub, &id, env->snapshot_request);
+		break;
+	case PT__ENVELOPE__BODY_STATUS:
+		pt_repl_status_note(pub->statuses, env->status,
+				    peer ? peer : "", wall_us());
+		break;
+	default:
+		pt_log_write(pub->opts.log, PT_LOG_WARN,
+		    "replication: unexpected %s from %s; dropped",
+		    pt_repl_body_name(env->body_case), peer ? peer : "?");
+		break;
+	}
+	pt__envelope__free_unpacked(env, NULL);
+out:
+	zmq_msg_close(&id);
+	zmq_msg_close(&payload);
+	return got;
+}
+
+/* ---- the actor ------------------------------------------------------- */
+
+static void *run(void *arg)
+{
+	pt_repl_pub_t *pub = arg;
+	while (!atomic_load(&pub->stop)) {
+		int64_t now = now_ms();
+		long timeout = pub->opts.tail_ms;
+		zmq_pollitem_t items[3] = {
+			{pub->sync, 0, ZMQ_POLLIN, 0},
+			{NULL, pub->wake_fd, ZMQ_POLLIN, 0},
+			{pub->zap ? pt_zap_socket(pub->zap) : NULL, 0,
+			 ZMQ_POLLIN, 0},
+		};
+		int n = zmq_poll(items, pub->zap ? 3 : 2, timeout);
+		if (n < 0 && zmq_errno() == ETERM)
+			break;
+		if (items[1].revents & ZMQ_POLLIN) {
+			uint64_t v;
+			if (read(pub->wake_fd, &v, sizeof v) < 0)
+				(void)0; /* nothing to do: woken is woken */
+		}
+		if (pub->zap && (items[2].revents & ZMQ_POLLIN))
+			pt_zap_handle(pub->zap);
+		for (int i = 0; i < 64 && handle_request(pub); i++)
+			;
+		tail_changelog(pub);
+		now = now_ms();
+		if (now >= pub->next_heartbeat_ms) {
+			uint64_t last = 0;
+			pt_store_last_sequence(pub->opts.store, &last);
+			publish_heartbeat(pub, last);
+			pub->next_heartbeat_ms = now + pub->opts.heartbeat_ms;
+			expire_snapshots(pub, now);
+			pt_repl_status_flush(pub->statuses, pub->opts.store);
+		}
+	}
+	return NULL;
+}
+
+static int set_int(void *sock, int option, int value)
+{
+	return zmq_setsockopt(sock, option, &value, sizeof value) == 0
+		       ? PT_OK
+		       : PT_ESYS(zmq_errno());
+}
+
+static int open_socket(pt_repl_pub_t *pub, int type, const char *endpoint,
+		       const char *zap_domain, char *bound, size_t bound_len,
+		       void **out)
+{
+	void *s = zmq_socket(pub->ctx, type);
+	if (!s)
+		return PT_ESYS(zmq_errno());
+	int r = set_int(s, ZMQ_LINGER, 0);
+	if (r == PT_OK && type == ZMQ_PUB)
+		r = set_int(s, ZMQ_SNDHWM, 100000);
+	if (r == PT_OK && type == ZMQ_ROUTER) {
+		int64_t max = (int64_t)PT_REPL_MAX_REQUEST;
+		if (zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &max, sizeof max) != 0)
+			r = PT_ESYS(zmq_errno());
+		if (r == PT_OK)
+			r = set_int(s, ZMQ_SNDHWM, 100000);
+	}
+	if (r == PT_OK && pub->opts.curve_secret) {
+		r = set_int(s, ZMQ_CURVE_SERVER, 1);
+		if (r == PT_OK &&
+		    zmq_setsockopt(s, ZMQ_CURVE_SECRETKEY, pub->opts.curve_secret,
+				   32) != 0)
+			r = PT_ESYS(zmq_errno());
+		if (r == PT_OK && zmq_setsockopt(s, ZMQ_ZAP_DOMAIN, zap_domain,
+						 strlen(zap_domain)) != 0)
+			r = PT_ESYS(zmq_errno());
+	}
+	if (r == PT_OK && zmq_bind(s, endpoint) != 0) {
+		r = PT_ESYS(zmq_errno());
+		pt_log_write(pub->opts.log, PT_LOG_ERROR, "replication: cannot bind %s: %s",
+		    endpoint, zmq_strerror(zmq_errno()));
+	}
+	if (r == PT_OK &&
+	    zmq_getsockopt(s, ZMQ_LAST_ENDPOINT, bound, &bound_len) != 0)
+		r = PT_ESYS(zmq_errno());
+	if (r != PT_OK) {
+		zmq_close(s);
+		return r;
+	}
+	*out = s;
+	return PT_OK;
+}
+
+int pt_repl_pub_new(const pt_repl_pub_opts_t *opts, pt_repl_pub_t **out)
+{
+	pt_repl_pub_t *pub = calloc(1, sizeof *pub);
+	int r = PT_ERR_NOMEM;
+	*out = NULL;
+	if (!pub)
+		return r;
+	pub->opts = *opts;
+	pub->wake_fd = -1;
+	if (!pub->opts.tail_ms)
+		pub->opts.tail_ms = 1;
+	if (!pub->opts.heartbeat_ms)
+		pub->opts.heartbeat_ms = 1000;
+	if (!pub->opts.batch_max)
+		pub->opts.batch_max = 1000;
+	if (!pub->opts.chunk_records)
+		pub->opts.chunk_records = 2000;
+	if (!pub->opts.snapshot_idle_ms)
+		pub->opts.snapshot_idle_ms = 30000;
+	pub->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (pub->wake_fd < 0) {
+		r = PT_ESYS(errno);
+		goto fail;
+	}
+	r = pt_repl_status_book_new(&pub->statuses);
+	if (r != PT_OK)
+		goto fail;
+	if (!(pub->ctx = zmq_ctx_new())) {
+		r = PT_ERR_NOMEM;
+		goto fail;
+	}
+	if (opts->curve_secret) {
+		/* The ZAP handler must be bound before any CURVE socket. */
+		r = pt_zap_new(pub->ctx, opts->authorize, opts->authorize_ctx,
+			       opts->log, &pub->zap);
+		if (r != PT_OK)
+			goto fail;
+	}
+	r = open_socket(pub, ZMQ_PUB, opts->stream_endpoint, PT_ZAP_DOMAIN_STREAM,
+			pub->stream_bound, sizeof pub->stream_bound,
+			&pub->stream);
+	if (r != PT_OK)
+		goto fail;
+	r = open_socket(pub, ZMQ_ROUTER, opts->sync_endpoint,
+			PT_ZAP_DOMAIN_SYNC, pub->sync_bound,
+			sizeof pub->sync_bound, &pub->sync);
+	if (r != PT_OK)
+		goto fail;
+	/* Transactions committed before we started are not streamed: a
+	 * subscriber that lacks them asks for them by sync. */
+	r = pt_store_last_sequence(opts->store, &pub->published);
+	if (r != PT_OK)
+		goto fail;
+	if (pthread_create(&pub->thread, NULL, run, pub) != 0) {
+		r = PT_ESYS(errno);
+		goto fail;
+	}
+	pub->thread_started = true;
+	*out = pub;
+	return PT_OK;
+fail:
+	pt_repl_pub_destroy(&pub);
+	return r;
+}
+
+const char *pt_repl_pub_stream_endpoint(const pt_repl_pub_t *pub)
+{
+	return pub->stream_bound;
+}
+
+const char *pt_repl_pub_sync_endpoint(const pt_repl_pub_t *pub)
+{
+	return pub->sync_bound;
+}
+
+void pt_repl_pub_notify(pt_repl_pub_t *pub)
+{
+	uint64_t one = 1;
+	if (write(pub->wake_fd, &one, sizeof one) < 0)
+		(void)0; /* counter saturated: the actor is awake anyway */
+}
+
+void pt_repl_pub_destroy(pt_repl_pub_t **pubp)
+{
+	pt_repl_pub_t *pub = pubp ? *pubp : NULL;
+	if (!pub)
+		return;
+	if (pub->thread_started) {
+		atomic_store(&pub->stop, true);
+		pt_repl_pub_notify(pub);
+		pthread_join(pub->thread, NULL);
+	}
+	for (int i = 0; i < MAX_SNAPSHOTS; i++)
+		pt_txn_abort(&pub->snapshots[i].txn);
+	if (pub->statuses)
+		pt_repl_status_flush(pub->statuses, pub->opts.store);
+	pt_repl_status_book_destroy(&pub->statuses);
+	if (pub->stream)
+		zmq_close(pub->stream);
+	if (pub->sync)
+		zmq_close(pub->sync);
+	pt_zap_destroy(&pub->zap);
+	if (pub->ctx)
+		zmq_ctx_term(pub->ctx);
+	if (pub->wake_fd >= 0)
+		close(pub->wake_fd);
+	free(pub);
+	*pubp = NULL;
+}

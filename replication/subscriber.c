@@ -1,0 +1,471 @@
+#include "subscriber.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "changelog.pb-c.h"
+#include "envelope.h"
+#include "lib/errors.h"
+#include "store/apply.h"
+
+/* What the subscriber is waiting for on its sync connection. */
+enum sync_state {
+	SYNC_IDLE,     /* following the stream */
+	SYNC_BATCH,    /* a SyncRequest is out */
+	SYNC_SNAPSHOT, /* a SnapshotRequest is out; an install is open */
+};
+
+struct pt_repl_sub {
+	pt_repl_sub_opts_t opts;
+	void *ctx;
+	void *stream; /* SUB */
+	void *sync;   /* DEALER */
+	int wake_fd;
+	atomic_bool stop;
+	pthread_t thread;
+	bool thread_started;
+
+	uint64_t applied;
+	enum sync_state state;
+	int64_t deadline_ms;     /* resend when no answer by then */
+	int64_t next_status_ms;
+	uint64_t snapshot_id;
+	uint64_t snapshot_seq;
+	pt_snapshot_install_t *install;
+	uint32_t resume_table;   /* last record installed, to resume after */
+	uint8_t resume_key[512];
+	size_t resume_len;
+};
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t wall_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static void send_request(pt_repl_sub_t *sub, Pt__Envelope *env)
+{
+	env->version = PT_REPL_VERSION;
+	int r = pt_repl_send(sub->sync, env, ZMQ_DONTWAIT);
+	if (r != PT_OK && r != PT_ESYS(EAGAIN))
+		pt_log_warn(sub->opts.log,
+			    "replication: cannot send %s to the publisher: %s",
+			    pt_repl_body_name(env->body_case), pt_strerror(r));
+	sub->deadline_ms = now_ms() + sub->opts.sync_timeout_ms;
+}
+
+static void request_sync(pt_repl_sub_t *sub)
+{
+	pt_snapshot_install_abort(&sub->install);
+	Pt__SyncRequest req = PT__SYNC_REQUEST__INIT;
+	req.after_sequence = sub->applied;
+	req.max_transactions = sub->opts.batch_max;
+	Pt__Envelope env = PT__ENVELOPE__INIT;
+	env.body_case = PT__ENVELOPE__BODY_SYNC_REQUEST;
+	env.sync_request = &req;
+	sub->state = SYNC_BATCH;
+	send_request(sub, &env);
+}
+
+static void request_chunk(pt_repl_sub_t *sub, bool first)
+{
+	Pt__SnapshotRequest req = PT__SNAPSHOT_REQUEST__INIT;
+	req.snapshot_id = sub->snapshot_id;
+	req.first = first;
+	req.table = sub->resume_table;
+	req.after_key.data = sub->resume_key;
+	req.after_key.len = first ? 0 : sub->resume_len;
+	Pt__Envelope env = PT__ENVELOPE__INIT;
+	env.body_case = PT__ENVELOPE__BODY_SNAPSHOT_REQUEST;
+	env.snapshot_request = &req;
+	sub->state = SYNC_SNAPSHOT;
+	send_request(sub, &env);
+}
+
+static void send_status(pt_repl_sub_t *sub)
+{
+	Pt__StatusReport st = PT__STATUS_REPORT__INIT;
+	st.node = (char *)sub->opts.node;
+	st.applied_sequence = sub->applied;
+	st.sent_at_us = wall_us();
+	Pt__Envelope env = PT__ENVELOPE__INIT;
+	env.version = PT_REPL_VERSION;
+	env.body_case = PT__ENVELOPE__BODY_STATUS;
+	env.status = &st;
+	pt_repl_send(sub->sync, &env, ZMQ_DONTWAIT);
+}
+
+static void applied_to(pt_repl_sub_t *sub, uint64_t seq)
+{
+	sub->applied = seq;
+	if (sub->opts.on_applied)
+		sub->opts.on_applied(sub->opts.on_applied_ctx, seq);
+}
+
+/* Applies one packed transaction.  Returns the apply result, or a negative
+ * error for bytes that must never be applied. */
+static int apply_bytes(pt_repl_sub_t *sub, const uint8_t *data, size_t len,
+		       const char *via)
+{
+	Pt__Transaction *t = pt__transaction__unpack(NULL, len, data);
+	if (!t) {
+		pt_log_warn(sub->opts.log,
+			    "replication: dropped a %s transaction that does "
+			    "not decode (%zu bytes)",
+			    via, len);
+		return PT_ERR_MALFORMED;
+	}
+	pt_apply_result_t res;
+	int r = pt_store_apply(sub->opts.store, t, &res);
+	if (r != PT_OK) {
+		pt_log_warn(sub->opts.log,
+			    "replication: dropped %s transaction %llu: %s",
+			    via, (unsigned long long)t->sequence,
+			    pt_strerror(r));
+	} else if (res == PT_APPLY_DONE) {
+		applied_to(sub, t->sequence);
+	}
+	pt__transaction__free_unpacked(t, NULL);
+	return r == PT_OK ? (int)res : r;
+}
+
+static void on_stream(pt_repl_sub_t *sub, const Pt__Envelope *env)
+{
+	if (env->body_case == PT__ENVELOPE__BODY_TRANSACTION) {
+		/* While catching up, the batches carry everything in order;
+		 * streamed copies would only be duplicates or gaps. */
+		if (sub->state != SYNC_IDLE)
+			return;
+		int r = apply_bytes(sub, env->transaction.data,
+				    env->transaction.len, "streamed");
+		if (r == PT_APPLY_GAP) {
+			pt_log_info(sub->opts.log,
+				    "replication: gap after sequence %llu; "
+				    "catching up",
+				    (unsigned long long)sub->applied);
+			request_sync(sub);
+		}
+	} else if (env->body_case == PT__ENVELOPE__BODY_HEARTBEAT) {
+		if (sub->state == SYNC_IDLE &&
+		    env->heartbeat->last_sequence > sub->applied) {
+			pt_log_info(sub->opts.log,
+				    "replication: publisher is at %llu, this "
+				    "node at %llu; catching up",
+				    (unsigned long long)env->heartbeat->last_sequence,
+				    (unsigned long long)sub->applied);
+			request_sync(sub);
+		}
+	} else {
+		pt_log_warn(sub->opts.log,
+			    "replication: unexpected %s on the stream; dropped",
+			    pt_repl_body_name(env->body_case));
+	}
+}
+
+static void on_batch(pt_repl_sub_t *sub, const Pt__SyncBatch *batch)
+{
+	if (sub->state != SYNC_BATCH)
+		return;
+	for (size_t i = 0; i < batch->n_transactions; i++) {
+		int r = apply_bytes(sub, batch->transactions[i].data,
+				    batch->transactions[i].len, "synced");
+		if (r < 0 || r == PT_APPLY_GAP) {
+			/* Ask again from what we hold, after the timeout, so
+			 * a bad batch cannot make us spin. */
+			return;
+		}
+	}
+	if (batch->more || batch->last_sequence > sub->applied)
+		request_sync(sub);
+	else
+		sub->state = SYNC_IDLE;
+}
+
+static void on_offer(pt_repl_sub_t *sub, const Pt__SnapshotOffer *offer)
+{
+	if (sub->state != SYNC_BATCH)
+		return;
+	pt_snapshot_install_abort(&sub->install);
+	int r = pt_snapshot_install_begin(sub->opts.store, &sub->install);
+	if (r != PT_OK) {
+		pt_log_error(sub->opts.log,
+			     "replication: cannot start a snapshot install: %s",
+			     pt_strerror(r));
+		return;
+	}
+	pt_log_info(sub->opts.log,
+		    "replication: installing snapshot %llu at sequence %llu "
+		    "(this node held %llu)",
+		    (unsigned long long)offer->snapshot_id,
+		    (unsigned long long)offer->sequence,
+		    (unsigned long long)sub->applied);
+	sub->snapshot_id = offer->snapshot_id;
+	sub->snapshot_seq = offer->sequence;
+	sub->resume_table = PT_TABLE_FIRST;
+	sub->resume_len = 0;
+	request_chunk(sub, true);
+}
+
+static void on_chunk(pt_repl_sub_t *sub, const Pt__SnapshotChunk *chunk)
+{
+	if (sub->state != SYNC_SNAPSHOT || !sub->install ||
+	    chunk->snapshot_id != sub->snapshot_id ||
+	    chunk->sequence != sub->snapshot_seq)
+		return;
+	for (size_t i = 0; i < chunk->n_records; i++) {
+		const Pt__SnapshotRecord *rec = chunk->records[i];
+		int r = pt_snapshot_install_put(sub->install,
+						(pt_table_t)rec->table,
+						rec->key.data, rec->key.len,
+						rec->value.data, rec->value.len);
+		if (r != PT_OK || rec->key.len > sizeof sub->resume_key) {
+			pt_log_warn(sub->opts.log,
+				    "replication: snapshot %llu has a bad "
+				    "record; abandoned, will ask again",
+				    (unsigned long long)sub->snapshot_id);
+			pt_snapshot_install_abort(&sub->install);
+			return;
+		}
+		sub->resume_table = rec->table;
+		memcpy(sub->resume_key, rec->key.data, rec->key.len);
+		sub->resume_len = rec->key.len;
+	}
+	if (!chunk->last) {
+		request_chunk(sub, false);
+		return;
+	}
+	int r = pt_snapshot_install_commit(&sub->install, sub->snapshot_seq);
+	if (r != PT_OK) {
+		pt_log_error(sub->opts.log,
+			     "replication: cannot commit snapshot %llu: %s",
+			     (unsigned long long)sub->snapshot_id,
+			     pt_strerror(r));
+		return;
+	}
+	pt_log_info(sub->opts.log,
+		    "replication: snapshot %llu installed; this node is at "
+		    "sequence %llu",
+		    (unsigned long long)sub->snapshot_id,
+		    (unsigned long long)sub->snapshot_seq);
+	applied_to(sub, sub->snapshot_seq);
+	request_sync(sub);
+}
+
+static void on_sync(pt_repl_sub_t *sub, const Pt__Envelope *env)
+{
+	switch (env->body_case) {
+	case PT__ENVELOPE__BODY_SYNC_BATCH:
+		on_batch(sub, env->sync_batch);
+		break;
+	case PT__ENVELOPE__BODY_SNAPSHOT_OFFER:
+		on_offer(sub, env->snapshot_offer);
+		break;
+	case PT__ENVELOPE__BODY_SNAPSHOT_CHUNK:
+		on_chunk(sub, env->snapshot_chunk);
+		break;
+	case PT__ENVELOPE__BODY_ERROR:
+		pt_log_warn(sub->opts.log,
+			    "replication: the publisher refused a request: %s",
+			    env->error->reason);
+		break;
+	default:
+		pt_log_warn(sub->opts.log,
+			    "replication: unexpected %s on the sync "
+			    "connection; dropped",
+			    pt_repl_body_name(env->body_case));
+		break;
+	}
+}
+
+/* Receives and handles one message from sock; false when none waited. */
+static bool receive(pt_repl_sub_t *sub, void *sock, bool stream)
+{
+	zmq_msg_t msg;
+	zmq_msg_init(&msg);
+	if (zmq_msg_recv(&msg, sock, ZMQ_DONTWAIT) < 0) {
+		zmq_msg_close(&msg);
+		return false;
+	}
+	if (zmq_msg_more(&msg)) {
+		/* Our publisher sends single frames; drain anything else. */
+		pt_log_warn(sub->opts.log,
+			    "replication: multi-frame message dropped");
+		while (zmq_msg_more(&msg) && zmq_msg_recv(&msg, sock, 0) >= 0)
+			;
+		zmq_msg_close(&msg);
+		return true;
+	}
+	Pt__Envelope *env = NULL;
+	int r = pt_repl_decode(zmq_msg_data(&msg), zmq_msg_size(&msg),
+			       PT_REPL_MAX_FRAME, &env);
+	if (r != PT_OK) {
+		pt_log_warn(sub->opts.log,
+			    "replication: dropped a %zu-byte %s message: %s",
+			    zmq_msg_size(&msg), stream ? "stream" : "sync",
+			    pt_strerror(r));
+	} else if (stream) {
+		on_stream(sub, env);
+	} else {
+		on_sync(sub, env);
+	}
+	if (env)
+		pt__envelope__free_unpacked(env, NULL);
+	zmq_msg_close(&msg);
+	return true;
+}
+
+static void *run(void *arg)
+{
+	pt_repl_sub_t *sub = arg;
+	request_sync(sub);
+	while (!atomic_load(&sub->stop)) {
+		zmq_pollitem_t items[3] = {
+			{sub->stream, 0, ZMQ_POLLIN, 0},
+			{sub->sync, 0, ZMQ_POLLIN, 0},
+			{NULL, sub->wake_fd, ZMQ_POLLIN, 0},
+		};
+		if (zmq_poll(items, 3, 100) < 0 && zmq_errno() == ETERM)
+			break;
+		/* Bounded bursts keep one busy socket from starving the
+		 * other. */
+		for (int i = 0; i < 256 && receive(sub, sub->sync, false); i++)
+			;
+		for (int i = 0; i < 256 && receive(sub, sub->stream, true); i++)
+			;
+		int64_t now = now_ms();
+		if (sub->state != SYNC_IDLE && now >= sub->deadline_ms) {
+			pt_log_info(sub->opts.log,
+				    "replication: no answer from the publisher "
+				    "in %u ms; asking again",
+				    sub->opts.sync_timeout_ms);
+			request_sync(sub);
+		}
+		if (now >= sub->next_status_ms) {
+			send_status(sub);
+			sub->next_status_ms = now + sub->opts.status_ms;
+		}
+	}
+	pt_snapshot_install_abort(&sub->install);
+	return NULL;
+}
+
+static int configure(pt_repl_sub_t *sub, void *s, bool stream)
+{
+	int zero = 0;
+	int64_t max = (int64_t)PT_REPL_MAX_FRAME;
+	if (zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero) != 0 ||
+	    zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &max, sizeof max) != 0)
+		return PT_ESYS(zmq_errno());
+	if (stream) {
+		int hwm = 100000;
+		if (zmq_setsockopt(s, ZMQ_RCVHWM, &hwm, sizeof hwm) != 0 ||
+		    zmq_setsockopt(s, ZMQ_SUBSCRIBE, "", 0) != 0)
+			return PT_ESYS(zmq_errno());
+	}
+	if (sub->opts.curve_server_public) {
+		if (zmq_setsockopt(s, ZMQ_CURVE_SERVERKEY,
+				   sub->opts.curve_server_public, 32) != 0 ||
+		    zmq_setsockopt(s, ZMQ_CURVE_PUBLICKEY,
+				   sub->opts.curve_public, 32) != 0 ||
+		    zmq_setsockopt(s, ZMQ_CURVE_SECRETKEY,
+				   sub->opts.curve_secret, 32) != 0)
+			return PT_ESYS(zmq_errno());
+	}
+	return PT_OK;
+}
+
+int pt_repl_sub_new(const pt_repl_sub_opts_t *opts, pt_repl_sub_t **out)
+{
+	pt_repl_sub_t *sub = calloc(1, sizeof *sub);
+	int r = PT_ERR_NOMEM;
+	*out = NULL;
+	if (!sub)
+		return r;
+	sub->opts = *opts;
+	sub->wake_fd = -1;
+	if (!sub->opts.status_ms)
+		sub->opts.status_ms = 1000;
+	if (!sub->opts.sync_timeout_ms)
+		sub->opts.sync_timeout_ms = 3000;
+	if (!sub->opts.batch_max)
+		sub->opts.batch_max = 1000;
+	if (opts->curve_server_public &&
+	    (!opts->curve_public || !opts->curve_secret)) {
+		r = PT_ERR_INVALID;
+		goto fail;
+	}
+	r = pt_store_applied_sequence(opts->store, &sub->applied);
+	if (r != PT_OK)
+		goto fail;
+	sub->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (sub->wake_fd < 0) {
+		r = PT_ESYS(errno);
+		goto fail;
+	}
+	r = PT_ERR_NOMEM;
+	if (!(sub->ctx = zmq_ctx_new()) ||
+	    !(sub->stream = zmq_socket(sub->ctx, ZMQ_SUB)) ||
+	    !(sub->sync = zmq_socket(sub->ctx, ZMQ_DEALER)))
+		goto fail;
+	if ((r = configure(sub, sub->stream, true)) != PT_OK ||
+	    (r = configure(sub, sub->sync, false)) != PT_OK)
+		goto fail;
+	if (zmq_connect(sub->stream, opts->stream_endpoint) != 0 ||
+	    zmq_connect(sub->sync, opts->sync_endpoint) != 0) {
+		r = PT_ESYS(zmq_errno());
+		pt_log_error(opts->log, "replication: cannot connect to %s / %s: %s",
+			     opts->stream_endpoint, opts->sync_endpoint,
+			     zmq_strerror(zmq_errno()));
+		goto fail;
+	}
+	if (pthread_create(&sub->thread, NULL, run, sub) != 0) {
+		r = PT_ESYS(errno);
+		goto fail;
+	}
+	sub->thread_started = true;
+	*out = sub;
+	return PT_OK;
+fail:
+	pt_repl_sub_destroy(&sub);
+	return r;
+}
+
+void pt_repl_sub_destroy(pt_repl_sub_t **subp)
+{
+	pt_repl_sub_t *sub = subp ? *subp : NULL;
+	if (!sub)
+		return;
+	if (sub->thread_started) {
+		uint64_t one = 1;
+		atomic_store(&sub->stop, true);
+		if (write(sub->wake_fd, &one, sizeof one) < 0)
+			(void)0; /* saturated counter: already awake */
+		pthread_join(sub->thread, NULL);
+	}
+	pt_snapshot_install_abort(&sub->install);
+	if (sub->stream)
+		zmq_close(sub->stream);
+	if (sub->sync)
+		zmq_close(sub->sync);
+	if (sub->ctx)
+		zmq_ctx_term(sub->ctx);
+	if (sub->wake_fd >= 0)
+		close(sub->wake_fd);
+	free(sub);
+	*subp = NULL;
+}
