@@ -12,12 +12,16 @@
 
 #include "changelog.pb-c.h"
 #include "envelope.h"
+#include "join_server.h"
 #include "lib/errors.h"
+#include "members.h"
 #include "repl_status.h"
 #include "store/apply.h"
+#include "store/records.h"
 #include "zap.h"
 
 #define MAX_SNAPSHOTS 4
+#define MAX_ADMITTED 1024
 #define SNAPSHOT_CHUNK_BYTES ((size_t)8 << 20)
 #define SYNC_BATCH_BYTES ((size_t)16 << 20)
 /* How many changelog entries one tail pass publishes before the actor
@@ -37,6 +41,7 @@ struct pt_repl_pub {
 	void *stream;         /* PUB */
 	void *sync;           /* ROUTER */
 	pt_zap_t *zap;
+	pt_join_server_t *join;
 	int wake_fd;          /* eventfd: notify and stop */
 	atomic_bool stop;
 	pthread_t thread;
@@ -49,6 +54,10 @@ struct pt_repl_pub {
 	struct snapshot snapshots[MAX_SNAPSHOTS];
 	uint64_t next_snapshot_id;
 	pt_repl_status_book_t *statuses;
+	/* Keys ZAP admitted since they were last checked: if one of them
+	 * stops being a member, its open connection must be cut. */
+	uint8_t admitted[MAX_ADMITTED][32];
+	size_t n_admitted;
 };
 
 static int64_t now_ms(void)
@@ -79,7 +88,8 @@ static void publish_heartbeat(pt_repl_pub_t *pub, uint64_t last)
 	env.version = PT_REPL_VERSION;
 	env.body_case = PT__ENVELOPE__BODY_HEARTBEAT;
 	env.heartbeat = &hb;
-	pt_repl_send(pub->stream, &env, ZMQ_DONTWAIT);
+	if (pub->stream)
+		pt_repl_send(pub->stream, &env, ZMQ_DONTWAIT);
 }
 
 /* Publishes changelog entries after pub->published.  Entries are sent as
@@ -88,7 +98,8 @@ static void tail_changelog(pt_repl_pub_t *pub)
 {
 	pt_txn_t *txn = NULL;
 	uint64_t last = 0;
-	if (pt_txn_begin(pub->opts.store, false, NULL, &txn) != PT_OK)
+	if (!pub->stream ||
+	    pt_txn_begin(pub->opts.store, false, NULL, &txn) != PT_OK)
 		return;
 	if (pt_txn_last_sequence(txn, &last) != PT_OK || last <= pub->published)
 		goto out;
@@ -352,6 +363,35 @@ static void expire_snapshots(pt_repl_pub_t *pub, int64_t now)
 
 /* ---- requests ---------------------------------------------------------- */
 
+static int authorize_member(void *ctx, const uint8_t key[32])
+{
+	pt_repl_pub_t *pub = ctx;
+	if (!pt_repl_member_find(pub->opts.store, key, NULL, 0))
+		return 0;
+	for (size_t i = 0; i < pub->n_admitted; i++)
+		if (memcmp(pub->admitted[i], key, 32) == 0)
+			return 1;
+	if (pub->n_admitted < MAX_ADMITTED)
+		memcpy(pub->admitted[pub->n_admitted++], key, 32);
+	return 1;
+}
+
+static void answer_join(pt_repl_pub_t *pub, const zmq_msg_t *id,
+			const uint8_t key[32], const char *peer,
+			const Pt__Envelope *env)
+{
+	Pt__Envelope reply;
+	if (!pub->join) {
+		reply_error(pub, id, 5, "this publisher does not accept joins");
+		return;
+	}
+	if (pt_join_server_handle(pub->join, zmq_msg_data((zmq_msg_t *)id),
+				  zmq_msg_size((zmq_msg_t *)id), key, peer, env,
+				  &reply) == PT_OK)
+		pt_repl_send_to(pub->sync, zmq_msg_data((zmq_msg_t *)id),
+				zmq_msg_size((zmq_msg_t *)id), &reply);
+}
+
 /* Reads one [id][payload] request from the ROUTER.  Returns false when no
  * complete request was waiting. */
 static bool handle_request(pt_repl_pub_t *pub)
@@ -387,22 +427,48 @@ static bool handle_request(pt_repl_pub_t *pub)
 		    peer ? peer : "?", pt_strerror(r));
 		goto out;
 	}
-	switch (env->body_case) {
-	case PT__ENVELOPE__BODY_SYNC_REQUEST:
+	/* Who is asking: with CurveZMQ, the User-Id our ZAP handler set is
+	 * the peer's key, looked up in the nodes table on every request so a
+	 * removed node is served nothing more. */
+	uint8_t key[32] = {0};
+	char member[64] = "";
+	bool is_member = true;
+	if (pub->opts.curve_secret) {
+		const char *uid = zmq_msg_gets(&payload, "User-Id");
+		is_member = pt_repl_member_key_parse(uid, key) == PT_OK &&
+			    pt_repl_member_find(pub->opts.store, key, member,
+						sizeof member);
+	}
+	Pt__Envelope__BodyCase body = env->body_case;
+	if (body == PT__ENVELOPE__BODY_JOIN_HELLO ||
+	    body == PT__ENVELOPE__BODY_JOIN_PROOF) {
+		if (pub->opts.curve_secret)
+			answer_join(pub, &id, key, peer ? peer : "?", env);
+		else
+			reply_error(pub, &id, 5, "joins need CurveZMQ");
+	} else if (!is_member) {
+		pt_log_warn(pub->opts.log,
+			    "replication: %s from %s refused: its key belongs "
+			    "to no joined node",
+			    pt_repl_body_name(body), peer ? peer : "?");
+		reply_error(pub, &id, 6, "not a member of this cluster");
+	} else if (body == PT__ENVELOPE__BODY_SYNC_REQUEST) {
 		answer_sync(pub, &id, env->sync_request);
-		break;
-	case PT__ENVELOPE__BODY_SNAPSHOT_REQUEST:
+	} else if (body == PT__ENVELOPE__BODY_SNAPSHOT_REQUEST) {
 		answer_snapshot(pub, &id, env->snapshot_request);
-		break;
-	case PT__ENVELOPE__BODY_STATUS:
-		pt_repl_status_note(pub->statuses, env->status,
-				    peer ? peer : "", wall_us());
-		break;
-	default:
-		pt_log_write(pub->opts.log, PT_LOG_WARN,
-		    "replication: unexpected %s from %s; dropped",
-		    pt_repl_body_name(env->body_case), peer ? peer : "?");
-		break;
+	} else if (body == PT__ENVELOPE__BODY_STATUS) {
+		if (member[0] && strcmp(member, env->status->node) != 0)
+			pt_log_warn(pub->opts.log,
+				    "replication: node %s reported status as "
+				    "%s; dropped",
+				    member, env->status->node);
+		else
+			pt_repl_status_note(pub->statuses, env->status,
+					    peer ? peer : "", wall_us());
+	} else {
+		pt_log_warn(pub->opts.log,
+			    "replication: unexpected %s from %s; dropped",
+			    pt_repl_body_name(body), peer ? peer : "?");
 	}
 	pt__envelope__free_unpacked(env, NULL);
 out:
@@ -412,6 +478,55 @@ out:
 }
 
 /* ---- the actor ------------------------------------------------------- */
+
+static int open_socket(pt_repl_pub_t *pub, int type, const char *endpoint,
+		       const char *zap_domain, char *bound, size_t bound_len,
+		       void **out);
+
+/* ZAP judges a peer only when it connects, so after a node is removed the
+ * stream socket is opened anew: every subscriber reconnects, and the
+ * removed one is refused.  The listener closes in ZeroMQ's I/O thread, so
+ * the new bind is retried until the port is free (about 2 s at most). */
+static void reopen_stream(pt_repl_pub_t *pub)
+{
+	char endpoint[sizeof pub->stream_bound];
+	snprintf(endpoint, sizeof endpoint, "%s", pub->stream_bound);
+	zmq_close(pub->stream);
+	pub->stream = NULL;
+	for (int i = 0; i < 200 && !pub->stream; i++) {
+		if (open_socket(pub, ZMQ_PUB, endpoint, PT_ZAP_DOMAIN_STREAM,
+				pub->stream_bound, sizeof pub->stream_bound,
+				&pub->stream) != PT_OK)
+			usleep(10000);
+	}
+	if (pub->stream)
+		pt_log_info(pub->opts.log,
+			    "replication: a node was removed; stream reopened "
+			    "so every subscriber proves its key again");
+	else
+		pt_log_error(pub->opts.log,
+			     "replication: cannot reopen the stream on %s after "
+			     "a node removal; the stream stays down until "
+			     "restart",
+			     endpoint);
+}
+
+/* Reopens the stream when a key ZAP let in belongs to no node any more. */
+static void check_members(pt_repl_pub_t *pub)
+{
+	bool removed = false;
+	size_t w = 0;
+	for (size_t i = 0; i < pub->n_admitted; i++) {
+		if (pt_repl_member_find(pub->opts.store, pub->admitted[i], NULL,
+					0))
+			memcpy(pub->admitted[w++], pub->admitted[i], 32);
+		else
+			removed = true;
+	}
+	pub->n_admitted = w;
+	if (removed && pub->stream)
+		reopen_stream(pub);
+}
 
 static void *run(void *arg)
 {
@@ -445,6 +560,7 @@ static void *run(void *arg)
 			publish_heartbeat(pub, last);
 			pub->next_heartbeat_ms = now + pub->opts.heartbeat_ms;
 			expire_snapshots(pub, now);
+			check_members(pub);
 			pt_repl_status_flush(pub->statuses, pub->opts.store);
 		}
 	}
@@ -525,6 +641,10 @@ int pt_repl_pub_new(const pt_repl_pub_opts_t *opts, pt_repl_pub_t **out)
 		r = PT_ESYS(errno);
 		goto fail;
 	}
+	if (opts->data_key && opts->curve_secret &&
+	    (r = pt_join_server_new(opts->store, opts->data_key, opts->log,
+				    &pub->join)) != PT_OK)
+		goto fail;
 	r = pt_repl_status_book_new(&pub->statuses);
 	if (r != PT_OK)
 		goto fail;
@@ -534,8 +654,8 @@ int pt_repl_pub_new(const pt_repl_pub_opts_t *opts, pt_repl_pub_t **out)
 	}
 	if (opts->curve_secret) {
 		/* The ZAP handler must be bound before any CURVE socket. */
-		r = pt_zap_new(pub->ctx, opts->authorize, opts->authorize_ctx,
-			       opts->log, &pub->zap);
+		r = pt_zap_new(pub->ctx, authorize_member, pub, opts->log,
+			       &pub->zap);
 		if (r != PT_OK)
 			goto fail;
 	}
@@ -603,6 +723,7 @@ void pt_repl_pub_destroy(pt_repl_pub_t **pubp)
 	if (pub->sync)
 		zmq_close(pub->sync);
 	pt_zap_destroy(&pub->zap);
+	pt_join_server_destroy(&pub->join);
 	if (pub->ctx)
 		zmq_ctx_term(pub->ctx);
 	if (pub->wake_fd >= 0)

@@ -14,6 +14,7 @@
 
 #include <stdint.h>
 
+#include "lib/seal.h"
 #include "net/log.h"
 #include "store/store.h"
 
@@ -29,12 +30,14 @@ typedef struct pt_repl_pub_opts {
 	unsigned batch_max;         /* transactions per sync batch (1000) */
 	unsigned chunk_records;     /* records per snapshot chunk (2000) */
 	unsigned snapshot_idle_ms;  /* forget an unused snapshot (30000) */
-	/* CurveZMQ: the server's secret key (32 bytes) or NULL for none.
-	 * With it, only clients whose public key authorize() accepts get
-	 * in. */
+	/* CurveZMQ: the server's secret key (32 bytes) or NULL for none
+	 * (tests only: then every peer is trusted and nobody can join).
+	 * With it, only nodes in the nodes table may stream or sync; other
+	 * keys may only run the join handshake. */
 	const uint8_t *curve_secret;
-	int (*authorize)(void *ctx, const uint8_t client_key[32]);
-	void *authorize_ctx;
+	/* The cluster data key, for the join handshake; NULL: joins are
+	 * refused. */
+	const pt_data_key_t *data_key;
 } pt_repl_pub_opts_t;
 
 /* Binds both sockets and starts the actor.  Fails (nothing left running)

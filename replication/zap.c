@@ -6,6 +6,7 @@
 #include <zmq.h>
 
 #include "lib/errors.h"
+#include "members.h"
 
 #define ZAP_FRAMES 7
 
@@ -91,17 +92,18 @@ void pt_zap_handle(pt_zap_t *zap)
 		zmq_msg_close(&extra);
 	}
 
-	const char *status = "400", *text = "refused", *user = "";
+	const char *status = "400", *text = "refused";
+	char user[65] = "";
 	if (n == ZAP_FRAMES && frame_is(&f[0], "1.0") &&
 	    frame_is(&f[5], "CURVE") && zmq_msg_size(&f[6]) == 32) {
 		const uint8_t *key = zmq_msg_data(&f[6]);
 		bool member = zap->authorize &&
 			      zap->authorize(zap->authorize_ctx, key);
+		pt_repl_member_key_format(key, user);
 		if (frame_is(&f[2], PT_ZAP_DOMAIN_STREAM)) {
 			if (member) {
 				status = "200";
 				text = "OK";
-				user = PT_ZAP_USER_MEMBER;
 			} else {
 				char addr[64] = "?";
 				size_t len = zmq_msg_size(&f[3]);
@@ -118,7 +120,6 @@ void pt_zap_handle(pt_zap_t *zap)
 		} else if (frame_is(&f[2], PT_ZAP_DOMAIN_SYNC)) {
 			status = "200";
 			text = "OK";
-			user = member ? PT_ZAP_USER_MEMBER : PT_ZAP_USER_GUEST;
 		}
 	}
 	if (n >= 2) {

@@ -2,9 +2,10 @@
  *
  * Two domains: on the stream only clients whose public key the authorize
  * callback accepts (joined nodes) get in; on the sync socket every CURVE
- * client may connect so a new node can join, but the connection's User-Id
- * says whether its key belongs to a member ("member") or not ("guest"), and
- * the publisher serves guests nothing but the join handshake.
+ * client may connect so a new node can join.  Either way the connection's
+ * User-Id is the client's public key in hex, which the publisher looks up
+ * in the nodes table for every request: a guest (a key of no node) gets
+ * nothing but the join handshake.
  */
 #ifndef PT_REPLICATION_ZAP_H
 #define PT_REPLICATION_ZAP_H
@@ -15,8 +16,6 @@
 
 #define PT_ZAP_DOMAIN_STREAM "phonetrust-stream"
 #define PT_ZAP_DOMAIN_SYNC "phonetrust-sync"
-#define PT_ZAP_USER_MEMBER "member"
-#define PT_ZAP_USER_GUEST "guest"
 
 typedef struct pt_zap pt_zap_t;
 
