@@ -22,7 +22,9 @@
 #include "lib/certs.h"
 #include "lib/names.h"
 #include "lib/validate.h"
+#include "init_join.h"
 #include "password.h"
+#include "store/curve_keys.h"
 #include "store/datakey.h"
 #include "store/identity.h"
 #include "store/profile_store.h"
@@ -39,6 +41,7 @@ struct init_opts {
 	Pt__NodeRole role;
 	const char *address;
 	const char *password_file;
+	const char *join;     /* subscriber: the publisher's sync URL */
 	pt_key_kind_t key_kind;
 	const char *cluster_name;
 	pt_cert_opts_t cert;
@@ -52,6 +55,7 @@ struct made {
 	bool store_dir;
 	bool store_files;
 	bool identity;
+	bool curve_key;
 	bool data_key;
 };
 
@@ -89,8 +93,12 @@ static void usage(FILE *out)
 		"                        ports recorded for this node "
 		"(defaults 6969 2445 3804\n"
 		"                        5556 5557)\n"
-		"  --join URL            join a publisher (not available "
-		"yet)\n",
+		"  --join URL            subscriber: join the publisher at "
+		"URL (its sync port,\n"
+		"                        e.g. tcp://10.0.0.1:5557), proving "
+		"the cluster security\n"
+		"                        password (read as with "
+		"--password-file or asked once)\n",
 		PT_CERT_DAYS_DEFAULT);
 }
 
@@ -222,10 +230,7 @@ static int parse_args(int argc, char **argv, struct init_opts *o)
 	if (optind < argc)
 		return pt_cli_usage_error("unexpected argument '%s'",
 					  argv[optind]);
-	if (join)
-		return pt_cli_refuse("--join is not available yet: joining a "
-				     "publisher arrives with replication; "
-				     "nothing was created");
+	o->join = join;
 	if (!o->name)
 		return pt_cli_usage_error("init needs --name NODE");
 	if (!role)
@@ -256,6 +261,13 @@ static int check_values(const struct init_opts *o)
 		return pt_cli_refuse("bad --address '%s': give a host name or "
 				     "IP address",
 				     o->address);
+	if (o->join && publisher)
+		return pt_cli_refuse("--join is for a subscriber; a publisher "
+				     "creates the cluster");
+	if (o->join && strncmp(o->join, "tcp://", 6) != 0)
+		return pt_cli_refuse("bad --join '%s': give the publisher's "
+				     "sync port as tcp://HOST:PORT",
+				     o->join);
 	if (o->cluster_name && !publisher)
 		return pt_cli_refuse("--cluster-name is for a publisher; a "
 				     "subscriber learns the cluster when it "
@@ -361,6 +373,10 @@ static void undo(const char *dir, struct made *m)
 {
 	if (m->data_key)
 		unlink_in(dir, "keys/data.key");
+	if (m->curve_key) {
+		unlink_in(dir, "keys/" PT_CURVE_NODE_FILE);
+		unlink_in(dir, "keys/" PT_CURVE_SERVER_FILE);
+	}
 	if (m->identity)
 		pt_identity_remove(dir);
 	if (m->store_files) {
@@ -437,6 +453,11 @@ struct cluster_secret {
 	uint8_t salt[KDF_SALT_LEN];
 	uint8_t verifier[32];
 	pt_data_key_t key;
+	/* Publisher: the CurveZMQ server pair derived from the password;
+	 * subscriber: its own random pair. */
+	pt_curve_pair_t curve;
+	/* Subscriber with --join: the password, kept until the join. */
+	char password[PT_PASSWORD_MAX + 1];
 };
 
 static int write_publisher_records(pt_txn_t *txn, const struct init_opts *o,
@@ -478,6 +499,8 @@ static int write_publisher_records(pt_txn_t *txn, const struct init_opts *o,
 	node.tftp_cert_der.len = ci[PT_IDENTITY_TFTP].der_len;
 	node.tvs_cert_der.data = ci[PT_IDENTITY_TVS].der;
 	node.tvs_cert_der.len = ci[PT_IDENTITY_TVS].der_len;
+	node.curve_public_key.data = (uint8_t *)cs->curve.public_key;
+	node.curve_public_key.len = PT_CURVE_KEY_LEN;
 	node.joined = now;
 	if ((r = pt_node_put(txn, &node)) != PT_OK)
 		return r;
@@ -533,11 +556,32 @@ static int make_cluster_secret(const struct init_opts *o,
 	if (r == PT_OK)
 		r = pt_seal_derive_key(password, cs->salt, sizeof cs->salt,
 				       PT_KDF_N, PT_KDF_R, PT_KDF_P, &cs->key);
+	if (r == PT_OK)
+		r = pt_curve_pair_from_password(password, &cs->curve);
 	pt_seal_wipe(password, sizeof password);
 	if (r == PT_OK)
 		r = pt_seal_verifier(&cs->key, cs->verifier);
 	if (r != PT_OK)
 		return pt_cli_refuse("cannot derive the cluster data key: %s",
+				     pt_strerror(r));
+	return PT_EXIT_OK;
+}
+
+/* A subscriber's own CurveZMQ pair, and with --join the password (asked
+ * once: the publisher checks it). */
+static int make_subscriber_secret(const struct init_opts *o,
+				  struct cluster_secret *cs)
+{
+	char msg[PATH_MAX + 128];
+	if (o->join &&
+	    pt_cli_password_read(o->password_file, false, cs->password,
+				 sizeof cs->password, msg,
+				 sizeof msg) != PT_OK)
+		return pt_cli_refuse("%s; nothing was created", msg);
+	int r = pt_curve_pair_generate(&cs->curve);
+	if (r != PT_OK)
+		return pt_cli_refuse("cannot generate the node's CurveZMQ "
+				     "keys: %s",
 				     pt_strerror(r));
 	return PT_EXIT_OK;
 }
@@ -623,9 +667,12 @@ static void print_human(const char *dir, const struct init_opts *o,
 		printf("  records      cluster, node %s, 4 trust entries, "
 		       "predefined security profiles\n",
 		       o->name);
+	} else if (o->join) {
+		printf("  cluster      joined via %s (data key in "
+		       "%s/keys/data.key; records arrive by replication)\n",
+		       o->join, dir);
 	} else {
-		printf("  cluster      none yet: the cluster record and data "
-		       "key arrive when it joins\n");
+		printf("  cluster      none: this node has not joined\n");
 	}
 	printf("  key type     %s\n", pt_certs_key_kind_name(o->key_kind));
 	printf("  certificates (%s/certs, keys in %s/keys)\n", dir, dir);
@@ -658,11 +705,16 @@ static int print_summary(const pt_cli_t *cli, const char *dir,
 			 "add devices: phonetrust --data %s device add ... "
 			 "or device import --csv FILE",
 			 dir);
+	else if (o->join)
+		snprintf(step2, sizeof step2,
+			 "joined %s: start phonetrustd and it fetches the "
+			 "cluster's data from the publisher",
+			 o->join);
 	else
 		snprintf(step2, sizeof step2,
-			 "join the publisher (init --join tcp://HOST:5557 "
-			 "is not available yet); until then this node holds "
-			 "no cluster data");
+			 "this node has not joined a cluster: initialise it "
+			 "again with --join tcp://PUBLISHER:5557 to take part "
+			 "in replication");
 	if (cli->json)
 		return print_json(dir, o, ci, n_certs, next, 2);
 	if (!cli->quiet)
@@ -677,6 +729,7 @@ static int create_node(const char *dir, const struct init_opts *o,
 		       const struct cluster_secret *cs,
 		       const struct cert_info *ci, struct made *m)
 {
+	bool publisher = o->role == PT__NODE_ROLE__ROLE_PUBLISHER;
 	pt_store_t *store = NULL;
 	const char *step = "create the data directory";
 	int r = make_data_dir(dir, m);
@@ -691,14 +744,22 @@ static int create_node(const char *dir, const struct init_opts *o,
 		r = pt_identity_save(dir, id);
 		m->identity = r == PT_OK;
 	}
-	if (r == PT_OK && cs) {
+	if (r == PT_OK) {
+		step = "save the CurveZMQ keys";
+		m->curve_key = true;
+		r = pt_curve_pair_save(dir,
+				       publisher ? PT_CURVE_SERVER_FILE
+						 : PT_CURVE_NODE_FILE,
+				       &cs->curve);
+	}
+	if (r == PT_OK && publisher) {
 		step = "save the cluster data key";
 		m->data_key = true;
 		r = pt_datakey_save(dir, &cs->key);
 	}
 	if (r == PT_OK) {
 		step = "write the store";
-		r = write_store(store, o, cs, ci);
+		r = write_store(store, o, publisher ? cs : NULL, ci);
 	}
 	pt_store_destroy(&store);
 	if (r == PT_OK)
@@ -706,6 +767,36 @@ static int create_node(const char *dir, const struct init_opts *o,
 	undo(dir, m);
 	return pt_cli_refuse("cannot %s in %s: %s; nothing was left behind",
 			     step, dir, pt_strerror(r));
+}
+
+/* Joins the publisher once the node exists locally; a refused or failed
+ * join removes the node again, so nothing is left half-made. */
+static int join_publisher(const char *dir, const struct init_opts *o,
+			  const struct cluster_secret *cs,
+			  const struct cert_info *ci, struct made *m)
+{
+	char why[512] = "", cluster[128] = "";
+	pt_init_join_t j = {
+		.dir = dir,
+		.url = o->join,
+		.password = cs->password,
+		.node = o->name,
+		.address = o->address,
+		.tftp_port = o->tftp_port,
+		.tvs_port = o->tvs_port,
+		.tftp_der = ci[PT_IDENTITY_TFTP].der,
+		.tftp_len = ci[PT_IDENTITY_TFTP].der_len,
+		.tvs_der = ci[PT_IDENTITY_TVS].der,
+		.tvs_len = ci[PT_IDENTITY_TVS].der_len,
+		.keys = &cs->curve,
+	};
+	m->data_key = true;
+	int r = pt_cli_init_join(&j, why, sizeof why, cluster, sizeof cluster);
+	if (r == PT_OK)
+		return PT_EXIT_OK;
+	undo(dir, m);
+	return pt_cli_refuse("cannot join %s: %s; nothing was left behind",
+			     o->join, why);
 }
 
 int pt_cli_init(pt_cli_t *cli, int argc, char **argv)
@@ -733,11 +824,13 @@ int pt_cli_init(pt_cli_t *cli, int argc, char **argv)
 		return rc;
 	bool publisher = o.role == PT__NODE_ROLE__ROLE_PUBLISHER;
 	memset(&cs, 0, sizeof cs);
-	if (!publisher && o.password_file)
+	if (!publisher && o.password_file && !o.join)
 		fprintf(stderr, "phonetrust: note: a subscriber reads the "
 				"cluster security password when it joins, "
 				"not now\n");
-	if (publisher && (rc = make_cluster_secret(&o, &cs)) != PT_EXIT_OK)
+	rc = publisher ? make_cluster_secret(&o, &cs)
+		       : make_subscriber_secret(&o, &cs);
+	if (rc != PT_EXIT_OK)
 		goto out;
 
 	int r = pt_identity_new(o.name, publisher, o.key_kind, &o.cert, &id);
@@ -756,8 +849,10 @@ int pt_cli_init(pt_cli_t *cli, int argc, char **argv)
 				   pt_strerror(r));
 		goto out;
 	}
-	rc = create_node(dir, &o, id, publisher ? &cs : NULL, ci, &m);
+	rc = create_node(dir, &o, id, &cs, ci, &m);
 	if (rc != PT_EXIT_OK)
+		goto out;
+	if (o.join && (rc = join_publisher(dir, &o, &cs, ci, &m)) != PT_EXIT_OK)
 		goto out;
 	if (!realpath(dir, shown))
 		snprintf(shown, sizeof shown, "%s", dir);

@@ -42,6 +42,9 @@ struct pt_repl_pub {
 	void *sync;           /* ROUTER */
 	pt_zap_t *zap;
 	pt_join_server_t *join;
+	void *monitor;        /* PAIR: handshake failures on the sync port */
+	int64_t handshake_logged_ms;
+	unsigned handshake_failures; /* since the last line about them */
 	int wake_fd;          /* eventfd: notify and stop */
 	atomic_bool stop;
 	pthread_t thread;
@@ -511,6 +514,39 @@ static void reopen_stream(pt_repl_pub_t *pub)
 			     endpoint);
 }
 
+#define LIVE_SUBSCRIBER_US (600LL * 1000000)
+#define COMPACT_BATCH 10000
+
+static void compact(pt_repl_pub_t *pub)
+{
+	const pt_repl_pub_opts_t *o = &pub->opts;
+	if (!o->compact_keep_last && !o->compact_keep_seconds)
+		return;
+	uint64_t last = 0, needed = 0, protect = UINT64_MAX;
+	pt_store_last_sequence(o->store, &last);
+	if (pt_repl_status_min_applied(pub->statuses,
+				       wall_us() - LIVE_SUBSCRIBER_US, &needed)) {
+		protect = needed + 1;
+		/* A subscriber far behind may not hold the log hostage: past
+		 * the cap it will catch up by snapshot instead. */
+		if (o->compact_max_entries && last > o->compact_max_entries &&
+		    protect < last - o->compact_max_entries)
+			protect = last - o->compact_max_entries;
+	}
+	size_t removed = 0;
+	int r = pt_store_compact(o->store, o->compact_keep_last,
+				 o->compact_keep_seconds, protect, COMPACT_BATCH,
+				 &removed);
+	if (r != PT_OK)
+		pt_log_warn(o->log, "replication: changelog compaction failed: "
+				    "%s; will try again",
+			    pt_strerror(r));
+	else if (removed)
+		pt_log_debug(o->log, "replication: compacted %zu changelog "
+				     "entries",
+			     removed);
+}
+
 /* Reopens the stream when a key ZAP let in belongs to no node any more. */
 static void check_members(pt_repl_pub_t *pub)
 {
@@ -528,19 +564,57 @@ static void check_members(pt_repl_pub_t *pub)
 		reopen_stream(pub);
 }
 
+/* A CurveZMQ handshake fails before any message exists, when a peer does
+ * not know the publisher's key: a node with a wrong cluster password, or
+ * something that is not a node of this cluster.  The monitor is the only
+ * place such a refusal can be seen, so it is logged here. */
+static void log_handshake_failures(pt_repl_pub_t *pub)
+{
+	for (int i = 0; i < 64; i++) {
+		zmq_msg_t ev, addr;
+		zmq_msg_init(&ev);
+		zmq_msg_init(&addr);
+		if (zmq_msg_recv(&ev, pub->monitor, ZMQ_DONTWAIT) < 0) {
+			zmq_msg_close(&ev);
+			zmq_msg_close(&addr);
+			return;
+		}
+		if (zmq_msg_more(&ev))
+			zmq_msg_recv(&addr, pub->monitor, 0);
+		/* A refused peer retries every few hundred ms: one line per
+		 * ten seconds, with a count, is enough. */
+		int64_t now = now_ms();
+		pub->handshake_failures++;
+		if (now - pub->handshake_logged_ms >= 10000) {
+			pt_log_warn(pub->opts.log,
+				    "replication: refused %u connection(s) on "
+				    "the sync port: the CurveZMQ handshake "
+				    "failed (a node with a wrong cluster "
+				    "security password, or not a node of this "
+				    "cluster)",
+				    pub->handshake_failures);
+			pub->handshake_logged_ms = now;
+			pub->handshake_failures = 0;
+		}
+		zmq_msg_close(&ev);
+		zmq_msg_close(&addr);
+	}
+}
+
 static void *run(void *arg)
 {
 	pt_repl_pub_t *pub = arg;
 	while (!atomic_load(&pub->stop)) {
 		int64_t now = now_ms();
 		long timeout = pub->opts.tail_ms;
-		zmq_pollitem_t items[3] = {
+		zmq_pollitem_t items[4] = {
 			{pub->sync, 0, ZMQ_POLLIN, 0},
 			{NULL, pub->wake_fd, ZMQ_POLLIN, 0},
 			{pub->zap ? pt_zap_socket(pub->zap) : NULL, 0,
 			 ZMQ_POLLIN, 0},
+			{pub->monitor, 0, ZMQ_POLLIN, 0},
 		};
-		int n = zmq_poll(items, pub->zap ? 3 : 2, timeout);
+		int n = zmq_poll(items, pub->zap ? 4 : 2, timeout);
 		if (n < 0 && zmq_errno() == ETERM)
 			break;
 		if (items[1].revents & ZMQ_POLLIN) {
@@ -550,6 +624,8 @@ static void *run(void *arg)
 		}
 		if (pub->zap && (items[2].revents & ZMQ_POLLIN))
 			pt_zap_handle(pub->zap);
+		if (pub->zap && (items[3].revents & ZMQ_POLLIN))
+			log_handshake_failures(pub);
 		for (int i = 0; i < 64 && handle_request(pub); i++)
 			;
 		tail_changelog(pub);
@@ -561,6 +637,7 @@ static void *run(void *arg)
 			pub->next_heartbeat_ms = now + pub->opts.heartbeat_ms;
 			expire_snapshots(pub, now);
 			check_members(pub);
+			compact(pub);
 			pt_repl_status_flush(pub->statuses, pub->opts.store);
 		}
 	}
@@ -669,6 +746,21 @@ int pt_repl_pub_new(const pt_repl_pub_opts_t *opts, pt_repl_pub_t **out)
 			sizeof pub->sync_bound, &pub->sync);
 	if (r != PT_OK)
 		goto fail;
+	if (pub->zap) {
+		int zero = 0;
+		if (zmq_socket_monitor(pub->sync, "inproc://pt-sync-monitor",
+				       ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+					       ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |
+					       ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) !=
+			    0 ||
+		    !(pub->monitor = zmq_socket(pub->ctx, ZMQ_PAIR)) ||
+		    zmq_setsockopt(pub->monitor, ZMQ_LINGER, &zero,
+				   sizeof zero) != 0 ||
+		    zmq_connect(pub->monitor, "inproc://pt-sync-monitor") != 0) {
+			r = PT_ESYS(zmq_errno());
+			goto fail;
+		}
+	}
 	/* Transactions committed before we started are not streamed: a
 	 * subscriber that lacks them asks for them by sync. */
 	r = pt_store_last_sequence(opts->store, &pub->published);
@@ -720,6 +812,8 @@ void pt_repl_pub_destroy(pt_repl_pub_t **pubp)
 	pt_repl_status_book_destroy(&pub->statuses);
 	if (pub->stream)
 		zmq_close(pub->stream);
+	if (pub->monitor)
+		zmq_close(pub->monitor);
 	if (pub->sync)
 		zmq_close(pub->sync);
 	pt_zap_destroy(&pub->zap);

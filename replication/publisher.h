@@ -30,6 +30,14 @@ typedef struct pt_repl_pub_opts {
 	unsigned batch_max;         /* transactions per sync batch (1000) */
 	unsigned chunk_records;     /* records per snapshot chunk (2000) */
 	unsigned snapshot_idle_ms;  /* forget an unused snapshot (30000) */
+	/* Changelog compaction, checked every heartbeat (all 0: never).
+	 * Keeps the newest keep_last entries and those younger than
+	 * keep_seconds; holds back older ones a subscriber heard from in the
+	 * last ten minutes still lacks, unless that would keep more than
+	 * max_entries. */
+	uint64_t compact_keep_last;
+	int64_t compact_keep_seconds;
+	uint64_t compact_max_entries;
 	/* CurveZMQ: the server's secret key (32 bytes) or NULL for none
 	 * (tests only: then every peer is trusted and nobody can join).
 	 * With it, only nodes in the nodes table may stream or sync; other

@@ -64,6 +64,21 @@ void pt_repl_status_note(pt_repl_status_book_t *book,
 	e->dirty = true;
 }
 
+bool pt_repl_status_min_applied(const pt_repl_status_book_t *book,
+				int64_t since_us, uint64_t *out)
+{
+	bool any = false;
+	for (size_t i = 0; i < book->n; i++) {
+		const struct entry *e = &book->entries[i];
+		if (e->contact_us < since_us)
+			continue;
+		if (!any || e->applied < *out)
+			*out = e->applied;
+		any = true;
+	}
+	return any;
+}
+
 int pt_repl_status_flush(pt_repl_status_book_t *book, pt_store_t *store)
 {
 	pt_txn_t *txn = NULL;

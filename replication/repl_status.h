@@ -9,6 +9,7 @@
 #ifndef PT_REPLICATION_REPL_STATUS_H
 #define PT_REPLICATION_REPL_STATUS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "replication.pb-c.h"
@@ -26,6 +27,11 @@ void pt_repl_status_book_destroy(pt_repl_status_book_t **book);
 void pt_repl_status_note(pt_repl_status_book_t *book,
 			 const Pt__StatusReport *report, const char *peer,
 			 int64_t now_us);
+
+/* The lowest applied sequence among nodes heard from since since_us;
+ * false when none was. */
+bool pt_repl_status_min_applied(const pt_repl_status_book_t *book,
+				int64_t since_us, uint64_t *out);
 
 /* Writes every changed entry in one store transaction. */
 int pt_repl_status_flush(pt_repl_status_book_t *book, pt_store_t *store);

@@ -31,6 +31,9 @@ enum key_id {
 	K_SVC_TFTP,
 	K_SVC_TVS,
 	K_SVC_CAPF,
+	K_REPL_KEEP_SEQ,
+	K_REPL_KEEP_DAYS,
+	K_REPL_MAX_SEQ,
 	K_COUNT
 };
 
@@ -56,10 +59,13 @@ static const struct key_def keys[K_COUNT] = {
 	[K_SVC_TFTP] = {"services", "tftp"},
 	[K_SVC_TVS] = {"services", "tvs"},
 	[K_SVC_CAPF] = {"services", "capf"},
+	[K_REPL_KEEP_SEQ] = {"replication", "keep_sequences"},
+	[K_REPL_KEEP_DAYS] = {"replication", "keep_days"},
+	[K_REPL_MAX_SEQ] = {"replication", "max_sequences"},
 };
 
 static const char *const sections[] = {"node", "ports", "publisher",
-				       "services"};
+				       "services", "replication"};
 
 struct parse {
 	const char *path;
@@ -111,7 +117,7 @@ static void fail_unknown_section(struct parse *p, int line, const char *name)
 {
 	fail(p, line,
 	     "[%s]: unknown section (known: [node], [ports], [publisher], "
-	     "[services])",
+	     "[services], [replication])",
 	     name);
 }
 
@@ -276,6 +282,19 @@ static void set_port(struct parse *p, int line, const struct key_def *k,
 	*field = (uint16_t)v;
 }
 
+static void set_count(struct parse *p, int line, const struct key_def *k,
+		      const char *value, uint64_t max, uint64_t *field)
+{
+	uint64_t v;
+	if (pt_parse_uint(value, 0, max, &v) != PT_OK) {
+		fail(p, line, "[%s] %s: bad value '%s': expected a whole "
+			      "number from 0 to %llu",
+		     k->section, k->name, value, (unsigned long long)max);
+		return;
+	}
+	*field = v;
+}
+
 static void set_service(struct parse *p, int line, const struct key_def *k,
 			const char *value, int *field)
 {
@@ -373,6 +392,17 @@ static void apply(struct parse *p, int line, enum key_id id, const char *value)
 		break;
 	case K_SVC_CAPF:
 		set_service(p, line, k, value, &p->svc[2]);
+		break;
+	case K_REPL_KEEP_SEQ:
+		set_count(p, line, k, value, UINT64_MAX / 2,
+			  &cfg->repl_keep_sequences);
+		break;
+	case K_REPL_KEEP_DAYS:
+		set_count(p, line, k, value, 36500, &cfg->repl_keep_days);
+		break;
+	case K_REPL_MAX_SEQ:
+		set_count(p, line, k, value, UINT64_MAX / 2,
+			  &cfg->repl_max_sequences);
 		break;
 	case K_COUNT:
 		break;
@@ -517,6 +547,9 @@ static void set_defaults(struct parse *p)
 	cfg->repl_stream_port = PT_CONFIG_DEFAULT_REPL_STREAM_PORT;
 	cfg->repl_sync_port = PT_CONFIG_DEFAULT_REPL_SYNC_PORT;
 	cfg->heartbeat_ms = PT_CONFIG_DEFAULT_HEARTBEAT_MS;
+	cfg->repl_keep_sequences = PT_CONFIG_DEFAULT_KEEP_SEQUENCES;
+	cfg->repl_keep_days = PT_CONFIG_DEFAULT_KEEP_DAYS;
+	cfg->repl_max_sequences = PT_CONFIG_DEFAULT_MAX_SEQUENCES;
 	p->svc[0] = p->svc[1] = p->svc[2] = -1;
 }
 

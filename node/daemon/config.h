@@ -38,6 +38,9 @@
 #define PT_CONFIG_DEFAULT_REPL_SYNC_PORT 5557
 #define PT_CONFIG_DEFAULT_BIND_ADDRESS "127.0.0.1"
 #define PT_CONFIG_DEFAULT_HEARTBEAT_MS 60000u
+#define PT_CONFIG_DEFAULT_KEEP_SEQUENCES 100000u
+#define PT_CONFIG_DEFAULT_KEEP_DAYS 7u
+#define PT_CONFIG_DEFAULT_MAX_SEQUENCES 1000000u
 
 typedef struct pt_config {
 	char *path; /* the file it was read from */
@@ -66,6 +69,15 @@ typedef struct pt_config {
 	bool tftp;
 	bool tvs;
 	bool capf;
+
+	/* [replication], publisher only: the changelog keeps at least the
+	 * newest keep_sequences entries and every entry younger than
+	 * keep_days (0 disables a rule); older entries go unless a live
+	 * subscriber still needs them, and max_sequences caps what such a
+	 * subscriber can hold back (it then catches up by snapshot). */
+	uint64_t repl_keep_sequences;
+	uint64_t repl_keep_days;
+	uint64_t repl_max_sequences;
 
 	/* Not in the file: interval of the daemon's debug heartbeat. */
 	unsigned heartbeat_ms;

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "daemon/config.h"
+#include "daemon/daemon_repl.h"
 #include "daemon/pidfile.h"
 #include "lib/errors.h"
 #include "lib/names.h"
@@ -23,6 +24,8 @@ struct daemon {
 	pt_loop_t *loop;
 	pt_store_t *store;
 	pt_pidfile_t *pidfile;
+	pt_daemon_repl_t *repl;
+	char repl_what[768];
 	uint64_t heartbeat;
 	int stop_signal;
 };
@@ -202,16 +205,14 @@ static void list_add(char *buf, size_t len, const char *text)
 }
 
 /* Says which configured services run and which this build does not have
- * yet.  CAPF, TFTP, TVS and replication arrive with later issues; until
- * then the node holds its store and says so rather than pretend to
- * listen. */
+ * yet.  CAPF, TFTP and TVS arrive with later issues; until then the node
+ * says so rather than pretend to listen. */
 static void log_ready(struct daemon *d, uint64_t last)
 {
 	const pt_config_t *cfg = &d->cfg;
-	bool publisher = cfg->role == PT__NODE_ROLE__ROLE_PUBLISHER;
 	bool v6 = strchr(cfg->bind_address, ':') != NULL;
 	const char *lb = v6 ? "[" : "", *rb = v6 ? "]" : "";
-	char running[64] = "", missing[512] = "", disabled[64] = "";
+	char running[1024] = "", missing[512] = "", disabled[64] = "";
 	char item[160];
 	struct {
 		const char *name;
@@ -233,18 +234,11 @@ static void log_ready(struct daemon *d, uint64_t last)
 			 svc[i].proto, lb, cfg->bind_address, rb, svc[i].port);
 		list_add(missing, sizeof missing, item);
 	}
-	if (publisher)
-		snprintf(item, sizeof item,
-			 "replication (publish on tcp %s%s%s:%u and %u)", lb,
-			 cfg->bind_address, rb, cfg->repl_stream_port,
-			 cfg->repl_sync_port);
+	if (d->repl)
+		list_add(running, sizeof running, d->repl_what);
 	else
-		snprintf(item, sizeof item,
-			 "replication (from %s, tcp %u and %u)",
-			 cfg->publisher_address, cfg->repl_stream_port,
-			 cfg->repl_sync_port);
-	list_add(missing, sizeof missing, item);
-
+		pt_log_warn(d->log, "replication is not running: %s",
+			    d->repl_what);
 	pt_log_info(d->log,
 		    "ready: node %s, role %s, store %s (schema %u, last "
 		    "sequence %" PRIu64 "); running: %s; not in this build "
@@ -311,12 +305,18 @@ static int start(struct daemon *d)
 			     pt_strerror(r));
 		return r;
 	}
+	/* After the loop exists: it blocked the signals, and the actor
+	 * threads inherit that mask, so signals reach only the loop. */
+	if (pt_daemon_repl_start(&d->cfg, d->store, d->log, &d->repl,
+				 d->repl_what, sizeof d->repl_what) != PT_OK)
+		d->repl = NULL;
 	log_ready(d, last);
 	return PT_OK;
 }
 
 static void stop(struct daemon *d)
 {
+	pt_daemon_repl_stop(&d->repl);
 	pt_loop_destroy(&d->loop);
 	pt_pidfile_destroy(&d->pidfile);
 	pt_store_destroy(&d->store);

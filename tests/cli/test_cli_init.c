@@ -382,14 +382,22 @@ START_TEST(subscriber)
 }
 END_TEST
 
-START_TEST(join_not_available)
+/* Joins that cannot work are refused before anything is created; a
+ * publisher nobody answers for leaves nothing behind either.  (Joining a
+ * running publisher is tested in tests/cli/test_cli_join.c.) */
+START_TEST(join_refusals_leave_nothing)
 {
 	pt_run_t res;
-	pt_test_run(&res, NULL, BIN, "--data", data, "init", "--name", "sub1",
-		    "--role", "subscriber", "--join", "tcp://10.0.0.5:5557",
+	pt_test_run(&res, NULL, BIN, "--data", data, "init", "--name", "pub1",
+		    "--role", "publisher", "--join", "tcp://127.0.0.1:5557",
 		    NULL);
 	ck_assert_int_eq(res.status, 1);
-	ck_assert_ptr_nonnull(strstr(res.err, "not available yet"));
+	ck_assert_ptr_nonnull(strstr(res.err, "--join is for a subscriber"));
+	pt_run_clear(&res);
+	pt_test_run(&res, NULL, BIN, "--data", data, "init", "--name", "sub1",
+		    "--role", "subscriber", "--join", "10.0.0.5:5557", NULL);
+	ck_assert_int_eq(res.status, 1);
+	ck_assert_ptr_nonnull(strstr(res.err, "tcp://HOST:PORT"));
 	pt_run_clear(&res);
 	ck_assert(!exists(data, ""));
 }
@@ -581,7 +589,7 @@ static Suite *init_suite(void)
 	tc = tcase_create("subscriber");
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, subscriber);
-	tcase_add_test(tc, join_not_available);
+	tcase_add_test(tc, join_refusals_leave_nothing);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("refusals");
 	tcase_add_checked_fixture(tc, setup, teardown);
