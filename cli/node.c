@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "repl_status.h"
 #include "lib/certs.h"
 #include "lib/names.h"
 #include "lib/validate.h"
@@ -637,6 +638,13 @@ static int verb_remove(pt_cli_t *cli, int argc, char **argv)
 		r = pt_txn_del(txn, PT_TABLE_NODES, name, strlen(name));
 	for (size_t i = 0; i < trust.n && r == PT_OK; i++)
 		r = pt_txn_del(txn, PT_TABLE_TRUST, trust.hits[i].sha256, 32);
+	/* Its last status report goes too: a node that rejoins under the
+	 * same name must not inherit it. */
+	char status_key[96];
+	snprintf(status_key, sizeof status_key, PT_REPL_STATUS_PREFIX "%s",
+		 name);
+	if (r == PT_OK)
+		r = pt_txn_meta_del(txn, status_key);
 	if (r == PT_OK)
 		r = pt_txn_commit(&txn, &seq);
 	if (r != PT_OK) {

@@ -576,6 +576,15 @@ int pt_txn_meta_put(pt_txn_t *txn, const char *name, const void *val,
 	return pt_store_from_mdb(mdb_put(txn->txn, txn->store->meta, &k, &v, 0));
 }
 
+int pt_txn_meta_del(pt_txn_t *txn, const char *name)
+{
+	if (!txn->write)
+		return PT_ERR_DENIED;
+	MDB_val k = {strlen(name), (void *)name};
+	int rc = mdb_del(txn->txn, txn->store->meta, &k, NULL);
+	return rc == MDB_NOTFOUND ? PT_OK : pt_store_from_mdb(rc);
+}
+
 struct digest_ctx {
 	EVP_MD_CTX *md;
 	uint8_t table;

@@ -130,6 +130,9 @@ int pt_txn_meta_get(pt_txn_t *txn, const char *name, const uint8_t **val,
 int pt_txn_meta_put(pt_txn_t *txn, const char *name, const void *val,
 		    size_t val_len);
 
+/* Removes a metadata entry; absent is not an error. */
+int pt_txn_meta_del(pt_txn_t *txn, const char *name);
+
 /* SHA-256 over every record of every replicated table, in table then key
  * order, each framed as (table, key length, key, value length, value).
  * Two nodes holding the same data compute the same digest. */
