@@ -795,6 +795,24 @@ int pt_sgn_strip(const uint8_t *data, size_t len, const uint8_t **payload,
 	return PT_OK;
 }
 
+int pt_sgn_unsigned_name(const char *signed_name, char **out)
+{
+	static const char *const suffixes[] = {".sgn", ".sha512"};
+	size_t n = signed_name ? strlen(signed_name) : 0;
+
+	*out = NULL;
+	for (size_t i = 0; i < sizeof suffixes / sizeof suffixes[0]; i++) {
+		size_t k = strlen(suffixes[i]);
+		if (n <= k || strcmp(signed_name + n - k, suffixes[i]) != 0 ||
+		    signed_name[n - k - 1] == '/')
+			continue;
+		if (!(*out = strndup(signed_name, n - k)))
+			return PT_ERR_NOMEM;
+		return PT_OK;
+	}
+	return PT_ERR_INVALID;
+}
+
 /* ---- verifying ---- */
 
 int pt_sgn_verify_key(const pt_sgn_file_t *f, EVP_PKEY *key,

@@ -192,6 +192,11 @@ int pt_sgn_verify(const pt_sgn_file_t *f, X509 *cert, pt_sgn_diag_t *diag);
 int pt_sgn_strip(const uint8_t *data, size_t len, const uint8_t **payload,
 		 size_t *payload_len, pt_sgn_diag_t *diag);
 
+/* The unsigned file's name (spec §6): signed_name without its last suffix,
+ * ".sgn" or ".sha512".  PT_ERR_INVALID when it has neither or nothing
+ * would be left.  *out (malloc'd) is the caller's. */
+int pt_sgn_unsigned_name(const char *signed_name, char **out);
+
 /* Text form of a certificate name as the header carries it: attributes in
  * encoded order, TYPE=value with RFC 4514 escaping, joined with ","
  * without spaces.  *out (malloc'd, NUL-terminated) is the caller's. */

@@ -909,6 +909,33 @@ START_TEST(oversized_file)
 }
 END_TEST
 
+START_TEST(unsigned_name)
+{
+	const struct {
+		const char *in, *out;
+	} ok[] = {
+		{"SEP001122334455.cnf.xml.sgn", "SEP001122334455.cnf.xml"},
+		{"SEP001122334455.cnf.xml.enc.sgn", "SEP001122334455.cnf.xml.enc"},
+		{"Desktops/320x196x4/Logo.png.sgn", "Desktops/320x196x4/Logo.png"},
+		{"sip88xx.14-2-1-0001-1.loads.sha512", "sip88xx.14-2-1-0001-1.loads"},
+		{"a.sgn.sgn", "a.sgn"},
+	};
+	static const char *const bad[] = {NULL, "", ".sgn", "a.xml", "a.SGN",
+					  "dir/.sgn", "a.sgn ", "sha512"};
+	char *s = NULL;
+	for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+		ck_assert_int_eq(pt_sgn_unsigned_name(ok[i].in, &s), PT_OK);
+		ck_assert_str_eq(s, ok[i].out);
+		free(s);
+	}
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		ck_assert_msg(pt_sgn_unsigned_name(bad[i], &s) == PT_ERR_INVALID,
+			      "name %zu accepted", i);
+		ck_assert_ptr_null(s);
+	}
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("sgn");
@@ -928,6 +955,7 @@ int main(void)
 	tcase_add_loop_test(tc, strict_reader, 0,
 			    (int)(sizeof strict_cases / sizeof strict_cases[0]));
 	tcase_add_test(tc, oversized_file);
+	tcase_add_test(tc, unsigned_name);
 	suite_add_tcase(s, tc);
 	return pt_test_main(s);
 }
