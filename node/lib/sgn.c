@@ -389,7 +389,8 @@ int pt_sgn_build_ext(unsigned version, const uint8_t *extra,
 	 * 512-bit modulus. */
 	if (digest == PT_SGN_SHA512 && sig_len < 128)
 		return PT_ERR_INVALID;
-	if (EVP_PKEY_eq(X509_get0_pubkey(cert), key) != 1)
+	if (!X509_get0_pubkey(cert) ||
+	    EVP_PKEY_eq(X509_get0_pubkey(cert), key) != 1)
 		return PT_ERR_INVALID;
 
 	if ((r = pt_sgn_name_text(X509_get_subject_name(cert), &subject)) ||
