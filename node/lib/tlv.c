@@ -318,9 +318,23 @@ static int need_some(const item_t *it, int rec, pt_tlv_diag_t *d)
 			   "value is empty");
 }
 
-static uint16_t be16(const uint8_t *p)
+/* Fixed-size values, read once their length has been checked. */
+static uint16_t value_u16(const item_t *it)
 {
-	return (uint16_t)((p[0] << 8) | p[1]);
+	pt_rbuf_t rb;
+	uint16_t v = 0;
+	pt_rbuf_init(&rb, it->val, it->len);
+	pt_rbuf_get_u16(&rb, &v);
+	return v;
+}
+
+static uint32_t value_u32(const item_t *it)
+{
+	pt_rbuf_t rb;
+	uint32_t v = 0;
+	pt_rbuf_init(&rb, it->val, it->len);
+	pt_rbuf_get_u32(&rb, &v);
+	return v;
 }
 
 /* ---- header ---- */
@@ -390,10 +404,7 @@ static int header_leaf(hdr_parse_t *p, const item_t *it)
 	case PT_TLV_H_TIMESTAMP:
 		r = need_len(it, 0, 4, d);
 		if (r == PT_OK)
-			h->timestamp = ((uint32_t)it->val[0] << 24) |
-				       ((uint32_t)it->val[1] << 16) |
-				       ((uint32_t)it->val[2] << 8) |
-				       (uint32_t)it->val[3];
+			h->timestamp = value_u32(it);
 		return r;
 	case PT_TLV_H_LIST_VERSION:
 		r = need_len(it, 0, 2, d);
@@ -518,28 +529,38 @@ static int header_walk(hdr_parse_t *p, cursor_t *c, unsigned group,
 	return PT_OK;
 }
 
+/* Items 1 and 2 at offsets 0 and 5 (spec §8.1), then the walk of the
+ * rest of the header up to H. */
 static int parse_header(const uint8_t *data, size_t len, pt_tlv_header_t *h,
 			pt_tlv_diag_t *d)
 {
+	pt_rbuf_t rb;
+	uint8_t tag1, tag2;
+	uint16_t len1, len2;
+	pt_rbuf_init(&rb, data, len);
 	if (len < FIXED_PREFIX)
 		return pt_tlv_fail(d, PT_ERR_INCOMPLETE, 0, -1, -1,
 				   "%zu bytes are fewer than the %u of items "
 				   "1 and 2",
 				   len, FIXED_PREFIX);
-	if (data[0] != PT_TLV_H_VERSION || be16(data + 1) != 2)
+	/* Cannot fail: 10 bytes are there. */
+	pt_rbuf_get_u8(&rb, &tag1);
+	pt_rbuf_get_u16(&rb, &len1);
+	pt_rbuf_get_bytes(&rb, h->version, 2);
+	pt_rbuf_get_u8(&rb, &tag2);
+	pt_rbuf_get_u16(&rb, &len2);
+	pt_rbuf_get_u16(&rb, &h->length);
+	if (tag1 != PT_TLV_H_VERSION || len1 != 2)
 		return pt_tlv_fail(d, PT_ERR_MALFORMED, 0, 0, PT_TLV_H_VERSION,
 				   "the file must start with tag 1 and length "
-				   "2 (found %02x %02x %02x)",
-				   data[0], data[1], data[2]);
-	if (data[5] != PT_TLV_H_HEADER_LENGTH || be16(data + 6) != 2)
+				   "2 (found tag %u, length %u)",
+				   tag1, len1);
+	if (tag2 != PT_TLV_H_HEADER_LENGTH || len2 != 2)
 		return pt_tlv_fail(d, PT_ERR_MALFORMED, 5, 0,
 				   PT_TLV_H_HEADER_LENGTH,
 				   "offset 5 must hold tag 2 and length 2 "
-				   "(found %02x %02x %02x)",
-				   data[5], data[6], data[7]);
-	h->version[0] = data[3];
-	h->version[1] = data[4];
-	h->length = be16(data + 8);
+				   "(found tag %u, length %u)",
+				   tag2, len2);
 	h->present = PT_TLV_BIT(PT_TLV_H_VERSION) |
 		     PT_TLV_BIT(PT_TLV_H_HEADER_LENGTH);
 	h->items[0] = (pt_tlv_item_t){.offset = 0, .length = 2, .tag = 1};
@@ -557,7 +578,7 @@ static int parse_header(const uint8_t *data, size_t len, pt_tlv_header_t *h,
 				   "bytes",
 				   h->length, len);
 	cursor_t c = {.base = FIXED_PREFIX, .rec = 0, .where = "the header"};
-	pt_rbuf_init(&c.rb, data + FIXED_PREFIX, h->length - FIXED_PREFIX);
+	pt_rbuf_get_child(&rb, h->length - FIXED_PREFIX, &c.rb);
 	hdr_parse_t p = {.h = h, .d = d};
 	return header_walk(&p, &c, 0, 0);
 }
@@ -580,7 +601,7 @@ static int record_leaf(pt_tlv_record_t *rec, int n, const item_t *it,
 	case PT_TLV_R_ROLE:
 		r = need_len(it, n, 2, d);
 		if (r == PT_OK)
-			rec->role = be16(it->val);
+			rec->role = value_u16(it);
 		return r;
 	case PT_TLV_R_SERIAL:
 		r = need_some(it, n, d);
@@ -686,9 +707,9 @@ static int parse_record(cursor_t *c, pt_tlv_record_t *rec, int n,
 static int parse_records(const uint8_t *data, size_t len, pt_tlv_file_t *f,
 			 pt_tlv_diag_t *d)
 {
-	size_t h = f->header.length;
-	cursor_t c = {.base = h, .rec = -1, .where = "the file"};
-	pt_rbuf_init(&c.rb, data + h, len - h);
+	cursor_t c = {.base = 0, .rec = -1, .where = "the file"};
+	pt_rbuf_init(&c.rb, data, len);
+	pt_rbuf_skip(&c.rb, f->header.length); /* H <= len: checked */
 	size_t cap = 0;
 	while (pt_rbuf_remaining(&c.rb) > 0) {
 		if (f->n_records == PT_TLV_RECORDS_MAX)
