@@ -27,12 +27,13 @@ static const char tlv_help[] =
 	"usage: phonetrust tlv VERB [ARGS...]\n"
 	"\n"
 	"verbs:\n"
-	"  show FILE [--json]   list a CTL or ITL file record by record, "
+	"  show FILE [--cert CERT] [--json]\n"
+	"                       list a CTL or ITL file record by record, "
 	"name the token\n"
 	"                       that signed it and check the signature\n";
 
 static const char show_help[] =
-	"usage: phonetrust tlv show FILE [--json]\n"
+	"usage: phonetrust tlv show FILE [--cert CERT] [--json]\n"
 	"\n"
 	"Lists a trust list (CTLFile.tlv, ITLFile.tlv, ITLSEP<MAC>.tlv, ...)"
 	" like the\n"
@@ -43,7 +44,15 @@ static const char show_help[] =
 	"signed the file, and whether the signature verifies.  --json gives "
 	"the same as\n"
 	"an object.  Exit status 1 when the file is malformed or does not "
-	"verify.\n";
+	"verify.\n"
+	"\n"
+	"  --cert CERT   verify with this certificate (PEM or DER) instead of"
+	" the\n"
+	"                file's own signer record: a token of the list a "
+	"phone\n"
+	"                already trusts, or the token of a non-secure CTL, "
+	"which\n"
+	"                lists no certificates\n";
 
 /* ---- text helpers ---- */
 
@@ -514,15 +523,35 @@ static json_t *file_json(const char *label, size_t len, const char *kind,
 	return o;
 }
 
+/* With an outside certificate, the record that lists it as SAST (if
+ * any) is the one that signed. */
+static size_t record_of(const pt_tlv_file_t *f, X509 *cert)
+{
+	uint8_t *der = NULL;
+	size_t n = 0, found = SIZE_MAX;
+	if (pt_certs_encode_der(cert, &der, &n) != PT_OK)
+		return SIZE_MAX;
+	for (size_t i = 0; i < f->n_records && found == SIZE_MAX; i++) {
+		const pt_tlv_record_t *r = &f->records[i];
+		if (r->role == PT_TLV_ROLE_SAST && r->cert.len == n &&
+		    memcmp(r->cert.data, der, n) == 0)
+			found = i;
+	}
+	free(der);
+	return found;
+}
+
 int pt_cli_tlv_print(pt_cli_t *cli, const char *label, const uint8_t *data,
-		     size_t len)
+		     size_t len, X509 *cert)
 {
 	pt_tlv_file_t *f = NULL;
 	pt_tlv_diag_t d;
 	size_t signer = SIZE_MAX;
 	int r = pt_tlv_parse(data, len, &f, &d);
 	if (r == PT_OK)
-		r = pt_tlv_verify(f, NULL, &signer, &d);
+		r = pt_tlv_verify(f, cert, &signer, &d);
+	if (r == PT_OK && cert)
+		signer = record_of(f, cert);
 	const char *kind = f ? kind_of(f->header.file_name, label) : NULL;
 	const char *error = r == PT_OK ? NULL : d.text[0] ? d.text
 							  : pt_strerror(r);
@@ -551,15 +580,16 @@ int pt_cli_tlv_print(pt_cli_t *cli, const char *label, const uint8_t *data,
 
 /* ---- verbs ---- */
 
-/* Reads at most PT_TLV_FILE_MAX bytes; a larger file is no trust list. */
-static int read_capped(const char *path, uint8_t **out, size_t *len)
+/* Reads a whole file of at most max bytes (PT_ERR_TOO_LARGE beyond). */
+static int read_capped(const char *path, size_t max, uint8_t **out,
+		       size_t *len)
 {
 	*out = NULL;
 	*len = 0;
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return PT_ESYS(errno);
-	size_t cap = PT_TLV_FILE_MAX + 1u, n = 0;
+	size_t cap = max + 1u, n = 0;
 	uint8_t *buf = malloc(cap);
 	int r = buf ? PT_OK : PT_ERR_NOMEM;
 	while (r == PT_OK && n < cap) {
@@ -574,7 +604,7 @@ static int read_capped(const char *path, uint8_t **out, size_t *len)
 			n += (size_t)got;
 	}
 	close(fd);
-	if (r == PT_OK && n > PT_TLV_FILE_MAX)
+	if (r == PT_OK && n > max)
 		r = PT_ERR_TOO_LARGE;
 	if (r != PT_OK) {
 		free(buf);
@@ -585,38 +615,78 @@ static int read_capped(const char *path, uint8_t **out, size_t *len)
 	return PT_OK;
 }
 
+/* A certificate file: PEM or DER. */
+static int read_cert(const char *path, X509 **out)
+{
+	uint8_t *data = NULL;
+	size_t len = 0;
+	int r = read_capped(path, PT_CERT_PEM_MAX, &data, &len);
+	if (r == PT_ERR_TOO_LARGE)
+		return pt_cli_refuse("%s: larger than %u bytes: not a "
+				     "certificate",
+				     path, PT_CERT_PEM_MAX);
+	if (r != PT_OK)
+		return pt_cli_refuse("cannot read %s: %s", path,
+				     pt_strerror(r));
+	if (len >= 10 && memcmp(data, "-----BEGIN", 10) == 0)
+		r = pt_certs_decode_pem((const char *)data, len, out);
+	else
+		r = pt_certs_decode_der(data, len, out);
+	free(data);
+	if (r != PT_OK)
+		return pt_cli_refuse("%s: not one PEM or DER certificate: %s",
+				     path, pt_strerror(r));
+	return PT_EXIT_OK;
+}
+
 static int verb_show(pt_cli_t *cli, int argc, char **argv)
 {
 	static const struct option opts[] = {
+		{"cert", required_argument, NULL, 'c'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
+	const char *cert_path = NULL;
 	optind = 0;
 	opterr = 0;
 	int c;
-	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		if (c == 'h') {
 			fputs(show_help, stdout);
 			return PT_EXIT_OK;
 		}
-		return pt_cli_usage_error("unknown option: %s",
+		if (c == 'c') {
+			cert_path = optarg;
+			continue;
+		}
+		return pt_cli_usage_error("unknown option or missing value: "
+					  "%s",
 					  argv[optind - 1]);
 	}
 	if (argc - optind != 1)
 		return pt_cli_usage_error("tlv show takes one FILE");
 	const char *path = argv[optind];
+	X509 *cert = NULL;
+	if (cert_path) {
+		int rc = read_cert(cert_path, &cert);
+		if (rc != PT_EXIT_OK)
+			return rc;
+	}
 	uint8_t *data = NULL;
 	size_t len = 0;
-	int r = read_capped(path, &data, &len);
+	int rc;
+	int r = read_capped(path, PT_TLV_FILE_MAX, &data, &len);
 	if (r == PT_ERR_TOO_LARGE)
-		return pt_cli_refuse("%s: larger than %u bytes: not a trust "
-				     "list",
-				     path, PT_TLV_FILE_MAX);
-	if (r != PT_OK)
-		return pt_cli_refuse("cannot read %s: %s", path,
-				     pt_strerror(r));
-	int rc = pt_cli_tlv_print(cli, path, data, len);
+		rc = pt_cli_refuse("%s: larger than %u bytes: not a trust "
+				   "list",
+				   path, PT_TLV_FILE_MAX);
+	else if (r != PT_OK)
+		rc = pt_cli_refuse("cannot read %s: %s", path,
+				   pt_strerror(r));
+	else
+		rc = pt_cli_tlv_print(cli, path, data, len, cert);
 	free(data);
+	X509_free(cert);
 	return rc;
 }
 

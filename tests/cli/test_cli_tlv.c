@@ -362,6 +362,83 @@ START_TEST(show_truncated_file)
 }
 END_TEST
 
+/* A non-secure CTL lists no certificates: only the token given with
+ * --cert (PEM or DER) can verify it. */
+START_TEST(show_with_outside_certificate)
+{
+	pt_tlv_build_opts_t o = {.file_name = PT_TLV_CTL_NAME,
+				 .timestamp = 1700000000};
+	uint8_t *bytes = NULL, *der = NULL;
+	size_t n = 0, der_len = 0;
+	ck_assert_int_eq(pt_tlv_build(NULL, 0, &o, tftp_key, tftp, &bytes, &n,
+				      NULL),
+			 PT_OK);
+	char *path = write_bytes("CTLFile.tlv", bytes, n);
+	ck_assert_int_eq(pt_certs_encode_der(tftp, &der, &der_len), PT_OK);
+	char *der_path = write_bytes("token.der", der, der_len);
+	char *pem = NULL;
+	size_t pem_len = 0;
+	ck_assert_int_eq(pt_certs_encode_pem(capf, &pem, &pem_len), PT_OK);
+	char *other = write_bytes("other.pem", (const uint8_t *)pem, pem_len);
+
+	pt_run_t r;
+	show(&r, 1, path, false);
+	ck_assert_ptr_nonnull(strstr(r.err, "no SAST record"));
+	pt_run_clear(&r);
+	pt_test_run(&r, NULL, "cli/phonetrust", "tlv", "show", path,
+		    "--cert", der_path, NULL);
+	ck_assert_msg(r.status == 0, "stderr: %s", r.err);
+	ck_assert_ptr_nonnull(
+		strstr(r.out, "The CTL file was verified successfully.\n"));
+	ck_assert_ptr_null(strstr(r.out, "Record #:"));
+	pt_run_clear(&r);
+	pt_test_run(&r, NULL, "cli/phonetrust", "tlv", "show", "--json",
+		    "--cert", der_path, path, NULL);
+	ck_assert_int_eq(r.status, 0);
+	json_t *j = json_loads(r.out, 0, NULL);
+	ck_assert_ptr_nonnull(j);
+	ck_assert(json_is_true(json_object_get(j, "verified")));
+	ck_assert(json_is_null(json_object_get(j, "signer")));
+	ck_assert_uint_eq(json_array_size(json_object_get(j, "records")), 0);
+	json_decref(j);
+	pt_run_clear(&r);
+	/* Another certificate (PEM) is refused by its serial. */
+	pt_test_run(&r, NULL, "cli/phonetrust", "tlv", "show", path,
+		    "--cert", other, NULL);
+	ck_assert_int_eq(r.status, 1);
+	ck_assert_ptr_nonnull(strstr(r.err, "another serial"));
+	pt_run_clear(&r);
+	/* A key is no certificate; --cert needs a value. */
+	pt_test_run(&r, NULL, "cli/phonetrust", "tlv", "show", path,
+		    "--cert", path, NULL);
+	ck_assert_int_eq(r.status, 1);
+	ck_assert_ptr_nonnull(strstr(r.err, "not one PEM or DER"));
+	pt_run_clear(&r);
+	pt_test_run(&r, NULL, "cli/phonetrust", "tlv", "show", path,
+		    "--cert", NULL);
+	ck_assert_int_eq(r.status, 2);
+	pt_run_clear(&r);
+
+	/* On a list with records, the token's own record is named. */
+	built_t b = {0};
+	build_list(&b, PT_TLV_ITL_NAME, PT_TLV_DIGEST_SHA1);
+	char *itl = write_bytes("ITLFile.tlv", b.bytes, b.len);
+	pt_test_run(&r, NULL, "cli/phonetrust", "tlv", "show", itl, "--cert",
+		    der_path, NULL);
+	ck_assert_int_eq(r.status, 0);
+	ck_assert_uint_eq(count(r.out, "This etoken was used to sign"), 1);
+	pt_run_clear(&r);
+	built_clear(&b);
+	free(itl);
+	free(other);
+	free(pem);
+	free(der_path);
+	free(der);
+	free(path);
+	free(bytes);
+}
+END_TEST
+
 START_TEST(show_refusals_and_usage)
 {
 	pt_run_t r;
@@ -426,6 +503,7 @@ static Suite *cli_tlv_suite(void)
 	tcase_add_test(tc, show_ctl);
 	tcase_add_test(tc, show_corrupt_file);
 	tcase_add_test(tc, show_truncated_file);
+	tcase_add_test(tc, show_with_outside_certificate);
 	tcase_add_test(tc, show_refusals_and_usage);
 	suite_add_tcase(s, tc);
 	return s;
