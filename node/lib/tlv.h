@@ -221,10 +221,11 @@ typedef struct pt_tlv_build_opts {
  * bits and must be the first SAST entry; n == 0 builds a list without
  * records (a non-secure CTL), which only an outside certificate can
  * verify.  At most two SAST entries, no entry twice with the same role,
- * known role codes only, at most PT_TLV_FILE_MAX bytes in all.  *out (malloc'd) and *out_len are the caller's.
- * PT_ERR_INVALID for a refused input, PT_ERR_TOO_LARGE when an item or
- * the header outgrows 16 bits, PT_ERR_CRYPTO when signing fails; diag
- * (may be NULL) says why in one sentence. */
+ * known role codes only; SHA-512 needs 1024 bits or more.  *out
+ * (malloc'd) and *out_len are the caller's.  PT_ERR_INVALID for a refused
+ * input, PT_ERR_TOO_LARGE when a record or the header outgrows 16 bits or
+ * the file PT_TLV_FILE_MAX, PT_ERR_CRYPTO when signing fails; diag (may
+ * be NULL) says why in one sentence. */
 int pt_tlv_build(const pt_tlv_entry_t *entries, size_t n,
 		 const pt_tlv_build_opts_t *opts, EVP_PKEY *key, X509 *cert,
 		 uint8_t **out, size_t *out_len, pt_tlv_diag_t *diag);
