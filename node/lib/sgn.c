@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "lib/certname.h"
 #include "lib/errors.h"
 #include "lib/rbuf.h"
 
@@ -94,173 +95,6 @@ static const EVP_MD *digest_md(pt_sgn_digest_t digest)
 	return NULL;
 }
 
-/* ---- names and serials ---- */
-
-/* The type names the spec spells out; every other type is a dotted OID. */
-static const char *attr_type_name(int nid)
-{
-	switch (nid) {
-	case NID_commonName: return "CN";
-	case NID_localityName: return "L";
-	case NID_stateOrProvinceName: return "ST";
-	case NID_organizationName: return "O";
-	case NID_organizationalUnitName: return "OU";
-	case NID_countryName: return "C";
-	case NID_streetAddress: return "STREET";
-	case NID_domainComponent: return "DC";
-	case NID_userId: return "UID";
-	}
-	return NULL;
-}
-
-typedef struct sbuf {
-	char *p;
-	size_t len, cap;
-	bool nomem;
-} sbuf_t;
-
-static void sb_putc(sbuf_t *sb, char c)
-{
-	if (sb->nomem)
-		return;
-	if (sb->len + 2 > sb->cap) {
-		size_t cap = sb->cap ? sb->cap * 2 : 64;
-		char *p = realloc(sb->p, cap);
-		if (!p) {
-			sb->nomem = true;
-			return;
-		}
-		sb->p = p;
-		sb->cap = cap;
-	}
-	sb->p[sb->len++] = c;
-	sb->p[sb->len] = '\0';
-}
-
-static void sb_puts(sbuf_t *sb, const char *s)
-{
-	while (*s)
-		sb_putc(sb, *s++);
-}
-
-static void sb_hex(sbuf_t *sb, const uint8_t *p, size_t n)
-{
-	static const char hex[] = "0123456789abcdef";
-	for (size_t i = 0; i < n; i++) {
-		sb_putc(sb, hex[p[i] >> 4]);
-		sb_putc(sb, hex[p[i] & 15]);
-	}
-}
-
-/* RFC 4514 §2.4: the specials anywhere, a leading space or '#', a
- * trailing space, and NUL (which would end our NUL-terminated string). */
-static void sb_escaped(sbuf_t *sb, const uint8_t *v, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		uint8_t c = v[i];
-		if (c == 0) {
-			sb_puts(sb, "\\00");
-			continue;
-		}
-		if (strchr("\"+,;<>\\", c) || (i == 0 && (c == ' ' || c == '#')) ||
-		    (i + 1 == n && c == ' '))
-			sb_putc(sb, '\\');
-		sb_putc(sb, (char)c);
-	}
-}
-
-/* A value that is no character string (a BIT STRING unique identifier,
- * say) is written as '#' and the hex of its DER, as RFC 4514 asks. */
-static int sb_der_value(sbuf_t *sb, const ASN1_STRING *s)
-{
-	ASN1_TYPE *t = ASN1_TYPE_new();
-	unsigned char *der = NULL;
-	int n, r = PT_ERR_CRYPTO;
-
-	if (!t || !ASN1_TYPE_set1(t, ASN1_STRING_type(s), s))
-		goto out;
-	if ((n = i2d_ASN1_TYPE(t, &der)) <= 0)
-		goto out;
-	sb_putc(sb, '#');
-	sb_hex(sb, der, (size_t)n);
-	r = PT_OK;
-out:
-	OPENSSL_free(der);
-	ASN1_TYPE_free(t);
-	return r;
-}
-
-/* Attributes are joined with ',' one by one, multi-valued RDNs included:
- * the spec lists attributes in encoded order with no RDN grouping. */
-int pt_sgn_name_text(const X509_NAME *name, char **out)
-{
-	sbuf_t sb = {0};
-	int r = PT_OK;
-
-	*out = NULL;
-	if (!name)
-		return PT_ERR_INVALID;
-	for (int i = 0; i < X509_NAME_entry_count(name); i++) {
-		const X509_NAME_ENTRY *e = X509_NAME_get_entry(name, i);
-		const ASN1_OBJECT *obj = X509_NAME_ENTRY_get_object(e);
-		const ASN1_STRING *val = X509_NAME_ENTRY_get_data(e);
-		const char *type = attr_type_name(OBJ_obj2nid(obj));
-		char oid[128];
-		unsigned char *utf8 = NULL;
-		int n;
-
-		if (i > 0)
-			sb_putc(&sb, ',');
-		if (!type) {
-			if (OBJ_obj2txt(oid, sizeof oid, obj, 1) <= 0) {
-				r = PT_ERR_CRYPTO;
-				goto out;
-			}
-			type = oid;
-		}
-		sb_puts(&sb, type);
-		sb_putc(&sb, '=');
-		if ((n = ASN1_STRING_to_UTF8(&utf8, val)) >= 0) {
-			sb_escaped(&sb, utf8, (size_t)n);
-			OPENSSL_free(utf8);
-		} else if ((r = sb_der_value(&sb, val)) != PT_OK) {
-			goto out;
-		}
-	}
-	if (!sb.p && !sb.nomem && !(sb.p = strdup("")))
-		sb.nomem = true; /* an empty name is "" */
-	if (sb.nomem) {
-		r = PT_ERR_NOMEM;
-		goto out;
-	}
-	*out = sb.p;
-	sb.p = NULL;
-out:
-	free(sb.p);
-	return r;
-}
-
-int pt_sgn_serial_bytes(X509 *cert, uint8_t *out, size_t *out_len)
-{
-	BIGNUM *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), NULL);
-	int r = PT_ERR_INVALID;
-
-	if (!bn)
-		return PT_ERR_CRYPTO;
-	if (BN_is_negative(bn) ||
-	    (size_t)BN_num_bytes(bn) > PT_SGN_SERIAL_MAX)
-		goto out;
-	if (BN_is_zero(bn)) {
-		out[0] = 0;
-		*out_len = 1;
-	} else {
-		*out_len = (size_t)BN_bn2bin(bn, out);
-	}
-	r = PT_OK;
-out:
-	BN_free(bn);
-	return r;
-}
 
 /* ---- building ---- */
 
@@ -361,7 +195,7 @@ int pt_sgn_build_ext(unsigned version, const uint8_t *extra,
 {
 	pt_sgn_digest_t digest;
 	char *subject = NULL, *issuer = NULL;
-	uint8_t serial[PT_SGN_SERIAL_MAX];
+	uint8_t *serial = NULL;
 	size_t serial_len, sig_len, name_len, subj_len, iss_len;
 	size_t group3, header, pad, sig_off, total;
 	uint8_t code, *buf = NULL;
@@ -393,9 +227,9 @@ int pt_sgn_build_ext(unsigned version, const uint8_t *extra,
 	    EVP_PKEY_eq(X509_get0_pubkey(cert), key) != 1)
 		return PT_ERR_INVALID;
 
-	if ((r = pt_sgn_name_text(X509_get_subject_name(cert), &subject)) ||
-	    (r = pt_sgn_name_text(X509_get_issuer_name(cert), &issuer)) ||
-	    (r = pt_sgn_serial_bytes(cert, serial, &serial_len)))
+	if ((r = pt_certname_text(X509_get_subject_name(cert), &subject)) ||
+	    (r = pt_certname_text(X509_get_issuer_name(cert), &issuer)) ||
+	    (r = pt_certname_serial(cert, &serial, &serial_len)))
 		goto out;
 	subj_len = strlen(subject) + 1;
 	iss_len = strlen(issuer) + 1;
@@ -465,6 +299,7 @@ out:
 	free(buf);
 	free(subject);
 	free(issuer);
+	free(serial);
 	return r;
 }
 
@@ -856,14 +691,14 @@ int pt_sgn_match_cert(const pt_sgn_file_t *f, X509 *cert,
 		      pt_sgn_diag_t *diag)
 {
 	char *subject = NULL, *issuer = NULL;
-	uint8_t serial[PT_SGN_SERIAL_MAX];
+	uint8_t *serial = NULL;
 	size_t serial_len;
 	int r;
 
 	if (!cert)
 		return PT_ERR_INVALID;
-	if ((r = pt_sgn_name_text(X509_get_subject_name(cert), &subject)) ||
-	    (r = pt_sgn_name_text(X509_get_issuer_name(cert), &issuer)))
+	if ((r = pt_certname_text(X509_get_subject_name(cert), &subject)) ||
+	    (r = pt_certname_text(X509_get_issuer_name(cert), &issuer)))
 		goto out;
 	if (strcmp(subject, f->signer) != 0) {
 		r = fail(diag, PT_ERR_AUTH, f->raw.item[PT_SGN_TAG_SIGNER].off,
@@ -875,7 +710,7 @@ int pt_sgn_match_cert(const pt_sgn_file_t *f, X509 *cert,
 			 "issuer name is not the certificate's issuer");
 		goto out;
 	}
-	if (pt_sgn_serial_bytes(cert, serial, &serial_len) != PT_OK ||
+	if (pt_certname_serial(cert, &serial, &serial_len) != PT_OK ||
 	    serial_len != f->serial_len ||
 	    memcmp(serial, f->serial, serial_len) != 0) {
 		r = fail(diag, PT_ERR_AUTH, f->raw.item[PT_SGN_TAG_SERIAL].off,
@@ -886,6 +721,7 @@ int pt_sgn_match_cert(const pt_sgn_file_t *f, X509 *cert,
 out:
 	free(subject);
 	free(issuer);
+	free(serial);
 	return r;
 }
 

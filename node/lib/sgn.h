@@ -22,6 +22,8 @@
 
 #include <openssl/evp.h>
 #include <openssl/x509.h>
+
+#include "lib/certname.h"
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -71,7 +73,7 @@ typedef enum pt_sgn_digest {
 #define PT_SGN_FILE_MAX (256u * 1024u * 1024u)
 #define PT_SGN_NAME_MAX 4096u      /* items 4 and 6, NUL included */
 #define PT_SGN_FILE_NAME_MAX 1024u /* item 14, NUL included */
-#define PT_SGN_SERIAL_MAX 64u      /* item 5 */
+#define PT_SGN_SERIAL_MAX PT_CERTNAME_SERIAL_MAX /* item 5 */
 #define PT_SGN_MIN_HEADER 10u      /* items 1 and 2 */
 
 /* Where and why a file was refused.  offset is the byte offset in the
@@ -197,15 +199,7 @@ int pt_sgn_strip(const uint8_t *data, size_t len, const uint8_t **payload,
  * would be left.  *out (malloc'd) is the caller's. */
 int pt_sgn_unsigned_name(const char *signed_name, char **out);
 
-/* Text form of a certificate name as the header carries it: attributes in
- * encoded order, TYPE=value with RFC 4514 escaping, joined with ","
- * without spaces.  *out (malloc'd, NUL-terminated) is the caller's. */
-int pt_sgn_name_text(const X509_NAME *name, char **out);
-
-/* Serial of cert as the header carries it: shortest unsigned big-endian
- * bytes (one 00 byte for zero) into out (capacity PT_SGN_SERIAL_MAX).
- * A negative or oversized serial is PT_ERR_INVALID. */
-int pt_sgn_serial_bytes(X509 *cert, uint8_t *out, size_t *out_len);
+/* Names and serials: lib/certname.h. */
 
 /* "SHA-1", "SHA-256", "SHA-512" or "unknown". */
 const char *pt_sgn_digest_name(pt_sgn_digest_t digest);

@@ -235,14 +235,7 @@ int pt_tlv_build(const pt_tlv_entry_t *entries, size_t n,
  * its DNS name item is not a NUL-terminated text. */
 int pt_tlv_record_entry(const pt_tlv_record_t *rec, pt_tlv_entry_t *out);
 
-/* Name string of a certificate name as compatible tools write it (spec
- * §4.3): attributes in encoded order, TYPE=value with RFC 4514 escaping,
- * joined by ',' without spaces.  *out is malloc'd. */
-int pt_tlv_name_text(const X509_NAME *name, char **out);
-
-/* Serial bytes (spec §4.3): the shortest unsigned big-endian bytes of the
- * serial's magnitude, at least one byte.  *out is malloc'd. */
-int pt_tlv_serial_bytes(const X509 *cert, uint8_t **out, size_t *len);
+/* Names and serials of certificates: lib/certname.h. */
 
 /* Static texts: the role's listing name ("System Administrator Security
  * Token", "TFTP", ...) or NULL for an unknown code; short names for JSON

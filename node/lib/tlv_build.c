@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/certname.h"
 #include "lib/certs.h"
 #include "lib/errors.h"
 #include "lib/tlv.h"
@@ -137,12 +138,12 @@ static int prepare(const pt_tlv_entry_t *e, size_t i, prepared_t *p,
 				   "neither RSA nor EC",
 				   i + 1);
 	if (r == PT_OK)
-		r = pt_tlv_name_text(X509_get_subject_name(p->x),
+		r = pt_certname_text(X509_get_subject_name(p->x),
 				     &p->subject);
 	if (r == PT_OK)
-		r = pt_tlv_name_text(X509_get_issuer_name(p->x), &p->issuer);
+		r = pt_certname_text(X509_get_issuer_name(p->x), &p->issuer);
 	if (r == PT_OK)
-		r = pt_tlv_serial_bytes(p->x, &p->serial, &p->serial_len);
+		r = pt_certname_serial(p->x, &p->serial, &p->serial_len);
 	return r;
 }
 
@@ -367,12 +368,12 @@ int pt_tlv_build(const pt_tlv_entry_t *entries, size_t n,
 	for (size_t i = 0; i < n; i++)
 		if ((r = prepare(&entries[i], i, &prep[i], diag)) != PT_OK)
 			goto out;
-	r = pt_tlv_name_text(X509_get_subject_name(cert), &signer.subject);
+	r = pt_certname_text(X509_get_subject_name(cert), &signer.subject);
 	if (r == PT_OK)
-		r = pt_tlv_name_text(X509_get_issuer_name(cert),
+		r = pt_certname_text(X509_get_issuer_name(cert),
 				     &signer.issuer);
 	if (r == PT_OK)
-		r = pt_tlv_serial_bytes(cert, &signer.serial,
+		r = pt_certname_serial(cert, &signer.serial,
 					&signer.serial_len);
 	if (r != PT_OK)
 		goto out;

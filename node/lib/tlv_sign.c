@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/certname.h"
 #include "lib/certs.h"
 #include "lib/errors.h"
 #include "lib/tlv.h"
@@ -18,130 +19,12 @@
 
 /* ---- certificate-derived items ---- */
 
-struct short_type {
-	int nid;
-	const char *type;
-};
-
-/* The short types of spec §4.3; every other attribute is written as its
- * dotted OID. */
-static const struct short_type short_types[] = {
-	{NID_commonName, "CN"},
-	{NID_localityName, "L"},
-	{NID_stateOrProvinceName, "ST"},
-	{NID_organizationName, "O"},
-	{NID_organizationalUnitName, "OU"},
-	{NID_countryName, "C"},
-	{NID_streetAddress, "STREET"},
-	{NID_domainComponent, "DC"},
-	{NID_userId, "UID"},
-};
-
-static const char *short_type_of(int nid)
-{
-	for (size_t i = 0; i < sizeof short_types / sizeof short_types[0]; i++)
-		if (short_types[i].nid == nid)
-			return short_types[i].type;
-	return NULL;
-}
-
-static int bio_take_text(BIO *b, char **out)
-{
-	char *data = NULL;
-	long n = BIO_get_mem_data(b, &data);
-	if (n < 0)
-		return PT_ERR_CRYPTO;
-	char *s = malloc((size_t)n + 1);
-	if (!s)
-		return PT_ERR_NOMEM;
-	if (n > 0)
-		memcpy(s, data, (size_t)n);
-	s[n] = '\0';
-	*out = s;
-	return PT_OK;
-}
-
-/* One attribute: OpenSSL's RFC 2253 escaper (the same rules as RFC 4514)
- * without ESC_MSB, so UTF-8 text stays text; a value of an unknown type,
- * or any value of a dotted-OID attribute, is '#' and the hex of its DER
- * (RFC 4514 §2.4). */
-static int put_attribute(BIO *b, const X509_NAME_ENTRY *e)
-{
-	const ASN1_OBJECT *obj =
-		X509_NAME_ENTRY_get_object((X509_NAME_ENTRY *)e);
-	const ASN1_STRING *val =
-		X509_NAME_ENTRY_get_data((X509_NAME_ENTRY *)e);
-	const char *type = short_type_of(OBJ_obj2nid(obj));
-	unsigned long flags = ASN1_STRFLGS_ESC_2253 | ASN1_STRFLGS_ESC_CTRL |
-			      ASN1_STRFLGS_UTF8_CONVERT |
-			      ASN1_STRFLGS_DUMP_UNKNOWN |
-			      ASN1_STRFLGS_DUMP_DER;
-	char oid[128];
-	if (!type) {
-		int n = OBJ_obj2txt(oid, sizeof oid, obj, 1);
-		if (n <= 0 || (size_t)n >= sizeof oid)
-			return PT_ERR_INVALID;
-		type = oid;
-		flags = ASN1_STRFLGS_DUMP_ALL | ASN1_STRFLGS_DUMP_DER;
-	}
-	if (BIO_puts(b, type) <= 0 || BIO_write(b, "=", 1) != 1 ||
-	    ASN1_STRING_print_ex(b, val, flags) < 0)
-		return PT_ERR_CRYPTO;
-	return PT_OK;
-}
-
-int pt_tlv_name_text(const X509_NAME *name, char **out)
-{
-	*out = NULL;
-	if (!name)
-		return PT_ERR_INVALID;
-	BIO *b = BIO_new(BIO_s_mem());
-	if (!b)
-		return PT_ERR_NOMEM;
-	int r = PT_OK;
-	int n = X509_NAME_entry_count(name);
-	for (int i = 0; i < n && r == PT_OK; i++) {
-		if (i > 0 && BIO_write(b, ",", 1) != 1)
-			r = PT_ERR_CRYPTO;
-		if (r == PT_OK)
-			r = put_attribute(b, X509_NAME_get_entry(name, i));
-	}
-	if (r == PT_OK)
-		r = bio_take_text(b, out);
-	BIO_free(b);
-	ERR_clear_error();
-	return r;
-}
-
-/* A negative serial (old issuers) is written by its magnitude: the spec
- * knows only unsigned serials. */
-int pt_tlv_serial_bytes(const X509 *cert, uint8_t **out, size_t *len)
-{
-	*out = NULL;
-	*len = 0;
-	BIGNUM *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), NULL);
-	if (!bn)
-		return PT_ERR_CRYPTO;
-	int n = BN_num_bytes(bn);
-	uint8_t *buf = calloc(1, n > 0 ? (size_t)n : 1u);
-	if (!buf) {
-		BN_free(bn);
-		return PT_ERR_NOMEM;
-	}
-	if (n > 0)
-		BN_bn2bin(bn, buf);
-	BN_free(bn);
-	*out = buf;
-	*len = n > 0 ? (size_t)n : 1u;
-	return PT_OK;
-}
-
 bool pt_tlv_serial_matches(const X509 *cert, const uint8_t *bytes,
 			   size_t len)
 {
 	uint8_t *mine = NULL;
 	size_t n = 0;
-	if (!bytes || pt_tlv_serial_bytes(cert, &mine, &n) != PT_OK)
+	if (!bytes || pt_certname_serial(cert, &mine, &n) != PT_OK)
 		return false;
 	bool ok = (len == n && memcmp(bytes, mine, n) == 0) ||
 		  (len == n + 1 && bytes[0] == 0 && (mine[0] & 0x80) &&

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/certname.h"
 #include "lib/certs.h"
 #include "lib/errors.h"
 #include "lib/tlv.h"
@@ -251,7 +252,7 @@ static void c_record_item(craft_t *c, uint8_t tag, X509 *x, uint16_t role)
 	case PT_TLV_R_SUBJECT:
 	case PT_TLV_R_ISSUER: {
 		char *s = NULL;
-		ck_assert_int_eq(pt_tlv_name_text(
+		ck_assert_int_eq(pt_certname_text(
 					 tag == PT_TLV_R_SUBJECT
 						 ? X509_get_subject_name(x)
 						 : X509_get_issuer_name(x),
@@ -267,7 +268,7 @@ static void c_record_item(craft_t *c, uint8_t tag, X509 *x, uint16_t role)
 			c_item(c, tag, serial_override, serial_override_len);
 			break;
 		}
-		ck_assert_int_eq(pt_tlv_serial_bytes(x, &p, &n), PT_OK);
+		ck_assert_int_eq(pt_certname_serial(x, &p, &n), PT_OK);
 		c_item(c, tag, p, n);
 		free(p);
 		break;
@@ -903,7 +904,7 @@ START_TEST(serial_with_sign_byte_is_accepted)
 				  2);
 	uint8_t *bytes = NULL;
 	size_t n = 0;
-	ck_assert_int_eq(pt_tlv_serial_bytes(x, &bytes, &n), PT_OK);
+	ck_assert_int_eq(pt_certname_serial(x, &bytes, &n), PT_OK);
 	ck_assert_uint_eq(n, 2); /* the builder writes no sign byte */
 	ck_assert_uint_eq(bytes[0], 0x80);
 	free(bytes);
