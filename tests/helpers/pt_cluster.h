@@ -32,7 +32,8 @@ typedef struct pt_cluster {
 } pt_cluster_t;
 
 /* True when this process may make network namespaces (root, ip netns
- * works); otherwise why (capacity why_len) says what is missing. */
+ * works, and $PT_TEST_NO_NETNS is not set to force the loopback variants);
+ * otherwise why (capacity why_len) says what is missing. */
 bool pt_cluster_netns_usable(char *why, size_t why_len);
 
 /* Prepares c (nothing runs yet).  extra_env: NULL-terminated "KEY=VALUE"
