@@ -2,7 +2,9 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdalign.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -14,6 +16,22 @@
 #include "envelope.h"
 #include "lib/errors.h"
 #include "store/apply.h"
+
+/* Decoded transactions live in an arena: decoding one makes a thousand
+ * small allocations, and freeing them one by one cost the actor as much as
+ * the decoding itself.  One block holds a typical transaction; a larger one
+ * gets more blocks, freed after it is applied. */
+#define ARENA_BLOCK ((size_t)1 << 20)
+
+struct arena_block {
+	struct arena_block *next;
+	size_t used, cap;
+	alignas(max_align_t) unsigned char data[];
+};
+
+struct arena {
+	struct arena_block *head; /* newest first */
+};
 
 /* What the subscriber is waiting for on its sync connection. */
 enum sync_state {
@@ -32,6 +50,7 @@ struct pt_repl_sub {
 	pthread_t thread;
 	bool thread_started;
 
+	struct arena arena;      /* the actor's, for decoded transactions */
 	uint64_t applied;
 	enum sync_state state;
 	int64_t deadline_ms;     /* resend when no answer by then */
@@ -69,17 +88,22 @@ static void send_request(pt_repl_sub_t *sub, Pt__Envelope *env)
 	sub->deadline_ms = now_ms() + sub->opts.sync_timeout_ms;
 }
 
-static void request_sync(pt_repl_sub_t *sub)
+static void request_batch(pt_repl_sub_t *sub, uint64_t after)
 {
-	pt_snapshot_install_abort(&sub->install);
 	Pt__SyncRequest req = PT__SYNC_REQUEST__INIT;
-	req.after_sequence = sub->applied;
+	req.after_sequence = after;
 	req.max_transactions = sub->opts.batch_max;
 	Pt__Envelope env = PT__ENVELOPE__INIT;
 	env.body_case = PT__ENVELOPE__BODY_SYNC_REQUEST;
 	env.sync_request = &req;
 	sub->state = SYNC_BATCH;
 	send_request(sub, &env);
+}
+
+static void request_sync(pt_repl_sub_t *sub)
+{
+	pt_snapshot_install_abort(&sub->install);
+	request_batch(sub, sub->applied);
 }
 
 static void request_chunk(pt_repl_sub_t *sub, bool first)
@@ -117,17 +141,79 @@ static void applied_to(pt_repl_sub_t *sub, uint64_t seq)
 		sub->opts.on_applied(sub->opts.on_applied_ctx, seq);
 }
 
-/* Applies one packed transaction.  Returns the apply result, or a negative
- * error for bytes that must never be applied. */
-static int apply_bytes(pt_repl_sub_t *sub, const uint8_t *data, size_t len,
-		       const char *via)
+static void *arena_alloc(void *ctx, size_t size)
 {
-	Pt__Transaction *t = pt__transaction__unpack(NULL, len, data);
-	if (!t) {
+	struct arena *a = ctx;
+	size_t align = alignof(max_align_t);
+	if (size > SIZE_MAX / 2)
+		return NULL;
+	size = (size + align - 1) & ~(align - 1);
+	if (!a->head || a->head->cap - a->head->used < size) {
+		size_t cap = size > ARENA_BLOCK ? size : ARENA_BLOCK;
+		struct arena_block *b = malloc(sizeof *b + cap);
+		if (!b)
+			return NULL;
+		b->next = a->head;
+		b->used = 0;
+		b->cap = cap;
+		a->head = b;
+	}
+	void *p = a->head->data + a->head->used;
+	a->head->used += size;
+	return p;
+}
+
+static void arena_free(void *ctx, void *p)
+{
+	(void)ctx;
+	(void)p; /* everything goes at the next reset */
+}
+
+/* Releases everything allocated since the last reset, keeping one block
+ * for the next transaction. */
+static void arena_reset(struct arena *a)
+{
+	struct arena_block *keep = NULL;
+	while (a->head) {
+		struct arena_block *b = a->head;
+		a->head = b->next;
+		if (!keep && b->cap == ARENA_BLOCK)
+			keep = b;
+		else
+			free(b);
+	}
+	if (keep) {
+		keep->next = NULL;
+		keep->used = 0;
+	}
+	a->head = keep;
+}
+
+/* Decodes one packed transaction into the arena (NULL, logged, when it
+ * does not decode).  Valid until the next arena_reset. */
+static Pt__Transaction *decode_transaction(pt_repl_sub_t *sub,
+					   const ProtobufCBinaryData *bytes,
+					   const char *via)
+{
+	ProtobufCAllocator alloc = {arena_alloc, arena_free, &sub->arena};
+	Pt__Transaction *t = pt__transaction__unpack(&alloc, bytes->len,
+						     bytes->data);
+	if (!t)
 		pt_log_warn(sub->opts.log,
 			    "replication: dropped a %s transaction that does "
 			    "not decode (%zu bytes)",
-			    via, len);
+			    via, bytes->len);
+	return t;
+}
+
+/* Applies one decoded transaction and releases the arena.  Returns the
+ * apply result, or a negative error for a transaction that must never be
+ * applied. */
+static int apply_transaction(pt_repl_sub_t *sub, Pt__Transaction *t,
+			     const char *via)
+{
+	if (!t) {
+		arena_reset(&sub->arena);
 		return PT_ERR_MALFORMED;
 	}
 	pt_apply_result_t res;
@@ -140,7 +226,7 @@ static int apply_bytes(pt_repl_sub_t *sub, const uint8_t *data, size_t len,
 	} else if (res == PT_APPLY_DONE) {
 		applied_to(sub, t->sequence);
 	}
-	pt__transaction__free_unpacked(t, NULL);
+	arena_reset(&sub->arena);
 	return r == PT_OK ? (int)res : r;
 }
 
@@ -151,8 +237,9 @@ static void on_stream(pt_repl_sub_t *sub, const Pt__Envelope *env)
 		 * streamed copies would only be duplicates or gaps. */
 		if (sub->state != SYNC_IDLE)
 			return;
-		int r = apply_bytes(sub, env->transaction.data,
-				    env->transaction.len, "streamed");
+		int r = apply_transaction(
+			sub, decode_transaction(sub, &env->transaction, "streamed"),
+			"streamed");
 		if (r == PT_APPLY_GAP) {
 			pt_log_info(sub->opts.log,
 				    "replication: gap after sequence %llu; "
@@ -181,15 +268,34 @@ static void on_batch(pt_repl_sub_t *sub, const Pt__SyncBatch *batch)
 {
 	if (sub->state != SYNC_BATCH)
 		return;
+	/* A batch that continues exactly from what we hold, with more to
+	 * come, holds the sequences after it one by one (that is how the
+	 * publisher answers), so the next request goes out before this batch
+	 * is applied: the publisher reads, encrypts and sends the next batch
+	 * while this one is written.  Should this one fail half-way, the
+	 * answer to that request starts past a gap and is dropped like any
+	 * gap, and the timeout asks again from what we hold. */
+	Pt__Transaction *head = NULL;
+	bool ahead = false;
+	if (batch->n_transactions > 0) {
+		head = decode_transaction(sub, &batch->transactions[0], "synced");
+		ahead = batch->more && head && head->sequence == sub->applied + 1;
+	}
+	if (ahead)
+		request_batch(sub, sub->applied + batch->n_transactions);
 	for (size_t i = 0; i < batch->n_transactions; i++) {
-		int r = apply_bytes(sub, batch->transactions[i].data,
-				    batch->transactions[i].len, "synced");
+		Pt__Transaction *t = i == 0 ? head
+				: decode_transaction(sub, &batch->transactions[i],
+						     "synced");
+		int r = apply_transaction(sub, t, "synced");
 		if (r < 0 || r == PT_APPLY_GAP) {
 			/* Ask again from what we hold, after the timeout, so
 			 * a bad batch cannot make us spin. */
 			return;
 		}
 	}
+	if (ahead)
+		return;
 	if (batch->more || batch->last_sequence > sub->applied)
 		request_sync(sub);
 	else
@@ -458,6 +564,8 @@ void pt_repl_sub_destroy(pt_repl_sub_t **subp)
 		pthread_join(sub->thread, NULL);
 	}
 	pt_snapshot_install_abort(&sub->install);
+	arena_reset(&sub->arena);
+	free(sub->arena.head);
 	if (sub->stream)
 		zmq_close(sub->stream);
 	if (sub->sync)
