@@ -2,7 +2,10 @@
  * its own store, talking CurveZMQ over TCP on 127.0.0.1 (in-process actors,
  * keys and node records as in production), measured in one run:
  *
- *   bench_replication [--quick] [--dir D] [--sync]
+ *   bench_replication [--quick] [--dir D] [--nosync]
+ *
+ * Every node fsyncs at commit as phonetrustd does (--nosync: none, for all
+ * stores and the raw LMDB environment alike).
  *
  * (a) lag: single-change transactions at 1,000/s for 10 s; for every
  *     sequence, the time from the publisher's commit returning to each
@@ -22,6 +25,7 @@
  * only when the run itself failed (a subscriber never converged, digests
  * differ, a store error).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <ftw.h>
 #include <getopt.h>
@@ -91,7 +95,7 @@ struct node {
 
 struct bench {
 	struct sizes sz;
-	bool sync;
+	bool nosync;
 	char *dir;
 	unsigned store_flags;
 	pt_data_key_t data_key;
@@ -148,6 +152,19 @@ static int rm_entry(const char *path, const struct stat *st, int flag,
 	(void)flag;
 	(void)ftw;
 	return remove(path);
+}
+
+static bool dir_empty(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	bool empty = true;
+	if (!d)
+		die(dir, PT_ESYS(errno));
+	while (empty && (e = readdir(d)))
+		empty = strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0;
+	closedir(d);
+	return empty;
 }
 
 static char *subdir(const char *dir, const char *name)
@@ -407,7 +424,7 @@ static void add_node_records(struct bench *b)
 static void setup(struct bench *b)
 {
 	int r;
-	b->store_flags = PT_STORE_CREATE | (b->sync ? 0 : PT_STORE_NOSYNC);
+	b->store_flags = PT_STORE_CREATE | (b->nosync ? PT_STORE_NOSYNC : 0);
 	memset(&b->data_key, 0x11, sizeof b->data_key);
 	b->cap = 16 + WARMUP + (uint64_t)(b->sz.rate * b->sz.seconds) +
 		 b->sz.import / BATCH + b->sz.catchup / BATCH + 16;
@@ -606,7 +623,7 @@ static double raw_lmdb_writes(struct bench *b, uint64_t first, uint64_t last)
 		die_mdb("env", rc);
 	mdb_env_set_maxdbs(env, 16);
 	mdb_env_set_mapsize(env, MAP_SIZE);
-	if ((rc = mdb_env_open(env, path, MDB_NOTLS | (b->sync ? 0 : MDB_NOSYNC),
+	if ((rc = mdb_env_open(env, path, MDB_NOTLS | (b->nosync ? MDB_NOSYNC : 0),
 			       0600)) != 0)
 		die_mdb("open", rc);
 	free(path);
@@ -936,7 +953,7 @@ static void report(struct bench *b, const struct lag_result *a,
 	       "in-process actors, separate LMDB stores,\nCurveZMQ over TCP "
 	       "127.0.0.1 with ZAP admission by node record; %s at commit; "
 	       "%ld CPUs\n\n",
-	       b->sync ? "fsync" : "no fsync (--sync to fsync)",
+	       b->nosync ? "no fsync (--nosync)" : "fsync",
 	       sysconf(_SC_NPROCESSORS_ONLN));
 
 	fmt_size(a->msg_mean, size, sizeof size);
@@ -1040,7 +1057,7 @@ int main(int argc, char **argv)
 	static const struct option options[] = {
 		{"quick", no_argument, NULL, 'q'},
 		{"dir", required_argument, NULL, 'd'},
-		{"sync", no_argument, NULL, 's'},
+		{"nosync", no_argument, NULL, 's'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -1063,16 +1080,17 @@ int main(int argc, char **argv)
 			keep = true;
 			break;
 		case 's':
-			b.sync = true;
+			b.nosync = true;
 			break;
 		default:
 			fprintf(c == 'h' ? stdout : stderr,
 				"usage: bench_replication [--quick] [--dir D] "
-				"[--sync]\n"
+				"[--nosync]\n"
 				"  --quick  smaller sizes, for a smoke run\n"
 				"  --dir D  put the stores under D and keep them "
 				"(default: a temporary directory, removed)\n"
-				"  --sync   fsync at every commit on every node\n");
+				"  --nosync no fsync at commit on any node (default: "
+				"fsync, as phonetrustd)\n");
 			free(b.dir);
 			return c == 'h' ? 0 : 2;
 		}
@@ -1089,6 +1107,13 @@ int main(int argc, char **argv)
 			die("mkdtemp", PT_ESYS(errno));
 	} else if (mkdir(b.dir, 0700) != 0 && errno != EEXIST) {
 		die(b.dir, PT_ESYS(errno));
+	} else if (!dir_empty(b.dir)) {
+		/* Sequences and timings assume stores that start empty. */
+		fprintf(stderr, "bench_replication: %s is not empty; give a new "
+				"or empty directory\n",
+			b.dir);
+		free(b.dir);
+		return 2;
 	}
 
 	struct lag_result a = {0};
