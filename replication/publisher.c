@@ -631,9 +631,11 @@ static void *run(void *arg)
 		tail_changelog(pub);
 		now = now_ms();
 		if (now >= pub->next_heartbeat_ms) {
-			uint64_t last = 0;
-			pt_store_last_sequence(pub->opts.store, &last);
-			publish_heartbeat(pub, last);
+			/* What was streamed, not the store's newest: a commit
+			 * landing after the tail pass would otherwise be
+			 * announced before it is sent, and every subscriber
+			 * would leave the stream for a needless sync. */
+			publish_heartbeat(pub, pub->published);
 			pub->next_heartbeat_ms = now + pub->opts.heartbeat_ms;
 			expire_snapshots(pub, now);
 			check_members(pub);
