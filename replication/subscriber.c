@@ -470,12 +470,23 @@ static void *run(void *arg)
 	return NULL;
 }
 
+/* ZMTP heartbeats: a subscriber never writes on its stream connection, so
+ * when a partition outlasts TCP's patience the publisher drops that
+ * connection while ours stays half-open and silent for good.  A PING every
+ * second with no answer for three makes ZeroMQ drop and redial it; the new
+ * connection's first heartbeat shows the gap and catch-up follows. */
+#define HEARTBEAT_IVL_MS 1000
+#define HEARTBEAT_TIMEOUT_MS 3000
+
 static int configure(pt_repl_sub_t *sub, void *s, bool stream)
 {
-	int zero = 0;
+	int zero = 0, ivl = HEARTBEAT_IVL_MS, timeout = HEARTBEAT_TIMEOUT_MS;
 	int64_t max = (int64_t)PT_REPL_MAX_FRAME;
 	if (zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero) != 0 ||
-	    zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &max, sizeof max) != 0)
+	    zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &max, sizeof max) != 0 ||
+	    zmq_setsockopt(s, ZMQ_HEARTBEAT_IVL, &ivl, sizeof ivl) != 0 ||
+	    zmq_setsockopt(s, ZMQ_HEARTBEAT_TIMEOUT, &timeout,
+			   sizeof timeout) != 0)
 		return PT_ESYS(zmq_errno());
 	if (stream) {
 		int hwm = 100000;
