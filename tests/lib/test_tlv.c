@@ -14,6 +14,7 @@
 #include "lib/errors.h"
 #include "lib/tlv.h"
 #include "pt_test.h"
+#include "pt_testcert.h"
 
 /* ---- fixtures ---- */
 
@@ -66,50 +67,6 @@ static void keys_teardown(void)
 	free(kat_der);
 }
 
-/* A self-signed certificate with the given subject attributes ("CN=x",
- * "O=y", ... in encoding order) and serial bytes. */
-static X509 *make_cert_names(EVP_PKEY *key, const char *const *attrs,
-			     const uint8_t *serial, size_t serial_len)
-{
-	X509 *x = X509_new();
-	X509_NAME *name = X509_NAME_new();
-	BIGNUM *bn = BN_bin2bn(serial, (int)serial_len, NULL);
-	ASN1_INTEGER *ai = BN_to_ASN1_INTEGER(bn, NULL);
-	ck_assert(x && name && bn && ai);
-	for (const char *const *a = attrs; *a; a++) {
-		const char *eq = strchr(*a, '=');
-		char type[64];
-		ck_assert_ptr_nonnull(eq);
-		snprintf(type, sizeof type, "%.*s", (int)(eq - *a), *a);
-		ck_assert(X509_NAME_add_entry_by_txt(
-			name, type, MBSTRING_UTF8,
-			(const unsigned char *)eq + 1, -1, -1, 0));
-	}
-	ck_assert(X509_set_version(x, X509_VERSION_3));
-	ck_assert(X509_set_serialNumber(x, ai));
-	ck_assert(X509_set_subject_name(x, name));
-	ck_assert(X509_set_issuer_name(x, name));
-	ck_assert(X509_gmtime_adj(X509_getm_notBefore(x), 0));
-	ck_assert(X509_gmtime_adj(X509_getm_notAfter(x), 86400L * 365));
-	ck_assert(X509_set_pubkey(x, key));
-	int id = EVP_PKEY_get_base_id(key);
-	ck_assert(X509_sign(x, key,
-			    id == EVP_PKEY_ED25519 ? NULL : EVP_sha256()) > 0);
-	ASN1_INTEGER_free(ai);
-	BN_free(bn);
-	X509_NAME_free(name);
-	return x;
-}
-
-static X509 *make_cert(EVP_PKEY *key, const char *cn, uint32_t serial)
-{
-	uint8_t s[4] = {(uint8_t)(serial >> 24), (uint8_t)(serial >> 16),
-			(uint8_t)(serial >> 8), (uint8_t)serial};
-	char attr[80];
-	snprintf(attr, sizeof attr, "CN=%s", cn);
-	const char *attrs[] = {attr, NULL};
-	return make_cert_names(key, attrs, s, sizeof s);
-}
 
 typedef struct der {
 	uint8_t *p;
@@ -337,7 +294,7 @@ typedef struct list {
 static void list_add(list_t *l, EVP_PKEY *key, const char *cn,
 		     uint32_t serial, uint16_t role, const char *dns)
 {
-	X509 *x = make_cert(key, cn, serial);
+	X509 *x = pt_testcert(key, cn, serial);
 	l->certs[l->n] = x;
 	l->der[l->n] = der_of(x);
 	l->e[l->n] = (pt_tlv_entry_t){.role = role,
@@ -560,22 +517,22 @@ START_TEST(list_without_records)
 	pt_tlv_diag_t d;
 	ck_assert_int_eq(pt_tlv_verify(f, NULL, NULL, &d), PT_ERR_NOT_FOUND);
 	ck_assert_int_eq(pt_tlv_verify(f, kat_cert, NULL, &d), PT_OK);
-	X509 *other = make_cert(rsa_a, "A", 2);
+	X509 *other = pt_testcert(rsa_a, "A", 2);
 	ck_assert_int_eq(pt_tlv_verify(f, other, NULL, &d), PT_ERR_INVALID);
 	ck_assert_ptr_nonnull(strstr(d.text, "another serial"));
 	X509_free(other);
 	/* Same serial and size, another key: the signature says no. */
 	EVP_PKEY *k512 = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)512);
-	other = make_cert(k512, "A", 1);
+	other = pt_testcert(k512, "A", 1);
 	ck_assert_int_eq(pt_tlv_verify(f, other, NULL, &d), PT_ERR_AUTH);
 	X509_free(other);
 	EVP_PKEY_free(k512);
 	/* A key of another size cannot have made the signature. */
-	other = make_cert(rsa_a, "A", 1);
+	other = pt_testcert(rsa_a, "A", 1);
 	ck_assert_int_eq(pt_tlv_verify(f, other, NULL, &d), PT_ERR_INVALID);
 	X509_free(other);
 	/* The names of an outside certificate are not compared (§4.3). */
-	other = make_cert(kat_key, "B", 1);
+	other = pt_testcert(kat_key, "B", 1);
 	ck_assert_int_eq(pt_tlv_verify(f, other, NULL, &d), PT_OK);
 	X509_free(other);
 	pt_tlv_file_destroy(&f);
@@ -664,7 +621,7 @@ START_TEST(builder_refusals)
 	/* A key that is neither RSA nor EC. */
 	EVP_PKEY *ed = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
 	ck_assert_ptr_nonnull(ed);
-	X509 *edx = make_cert(ed, "ed", 5);
+	X509 *edx = pt_testcert(ed, "ed", 5);
 	der_t edd = der_of(edx);
 	two[1] = (pt_tlv_entry_t){.role = PT_TLV_ROLE_TFTP,
 				  .cert_der = edd.p,
@@ -673,7 +630,7 @@ START_TEST(builder_refusals)
 	refused(r, PT_ERR_INVALID, "neither RSA nor EC", &d, out);
 	/* A signer key of a size with no modulus code. */
 	EVP_PKEY *odd = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)1536);
-	X509 *oddx = make_cert(odd, "odd", 6);
+	X509 *oddx = pt_testcert(odd, "odd", 6);
 	der_t oddd = der_of(oddx);
 	pt_tlv_entry_t odde = {.role = PT_TLV_ROLE_SAST,
 			       .cert_der = oddd.p,
@@ -696,7 +653,7 @@ END_TEST
 /* A certificate made large by a comment extension of pad bytes. */
 static der_t big_cert(EVP_PKEY *key, uint32_t serial, size_t pad)
 {
-	X509 *x = make_cert(key, "big", serial);
+	X509 *x = pt_testcert(key, "big", serial);
 	ASN1_IA5STRING *text = ASN1_IA5STRING_new();
 	char *fill = malloc(pad);
 	memset(fill, 'x', pad);
@@ -716,7 +673,7 @@ START_TEST(oversized_lists)
 {
 	pt_tlv_build_opts_t o = {.file_name = PT_TLV_ITL_NAME,
 				 .timestamp = 3};
-	X509 *signer = make_cert(rsa_1024, "signer", 1);
+	X509 *signer = pt_testcert(rsa_1024, "signer", 1);
 	der_t sd = der_of(signer);
 	pt_tlv_entry_t e[18] = {{.role = PT_TLV_ROLE_SAST,
 				 .cert_der = sd.p,
@@ -910,7 +867,7 @@ END_TEST
 static void expect_name(const char *const *attrs, const char *want)
 {
 	uint8_t s[] = {1};
-	X509 *x = make_cert_names(rsa_1024, attrs, s, 1);
+	X509 *x = pt_testcert_names(rsa_1024, attrs, s, 1);
 	char *text = NULL;
 	ck_assert_int_eq(pt_certname_text(X509_get_subject_name(x), &text),
 			 PT_OK);
@@ -964,7 +921,7 @@ START_TEST(serial_bytes)
 		uint8_t s[32], want[32];
 		size_t sn = unhex(cases[i].hex, s, sizeof s);
 		size_t wn = unhex(cases[i].want, want, sizeof want);
-		X509 *x = make_cert_names(rsa_1024,
+		X509 *x = pt_testcert_names(rsa_1024,
 					  (const char *[]){"CN=s", NULL}, s,
 					  sn);
 		uint8_t *got = NULL;

@@ -13,6 +13,7 @@
 #include "lib/errors.h"
 #include "lib/tlv.h"
 #include "pt_test.h"
+#include "pt_testcert.h"
 
 /* ---- fixtures ---- */
 
@@ -50,50 +51,6 @@ static void keys_teardown(void)
 	free(kat_der);
 }
 
-/* A self-signed certificate with the given subject attributes ("CN=x",
- * "O=y", ... in encoding order) and serial bytes. */
-static X509 *make_cert_names(EVP_PKEY *key, const char *const *attrs,
-			     const uint8_t *serial, size_t serial_len)
-{
-	X509 *x = X509_new();
-	X509_NAME *name = X509_NAME_new();
-	BIGNUM *bn = BN_bin2bn(serial, (int)serial_len, NULL);
-	ASN1_INTEGER *ai = BN_to_ASN1_INTEGER(bn, NULL);
-	ck_assert(x && name && bn && ai);
-	for (const char *const *a = attrs; *a; a++) {
-		const char *eq = strchr(*a, '=');
-		char type[64];
-		ck_assert_ptr_nonnull(eq);
-		snprintf(type, sizeof type, "%.*s", (int)(eq - *a), *a);
-		ck_assert(X509_NAME_add_entry_by_txt(
-			name, type, MBSTRING_UTF8,
-			(const unsigned char *)eq + 1, -1, -1, 0));
-	}
-	ck_assert(X509_set_version(x, X509_VERSION_3));
-	ck_assert(X509_set_serialNumber(x, ai));
-	ck_assert(X509_set_subject_name(x, name));
-	ck_assert(X509_set_issuer_name(x, name));
-	ck_assert(X509_gmtime_adj(X509_getm_notBefore(x), 0));
-	ck_assert(X509_gmtime_adj(X509_getm_notAfter(x), 86400L * 365));
-	ck_assert(X509_set_pubkey(x, key));
-	int id = EVP_PKEY_get_base_id(key);
-	ck_assert(X509_sign(x, key,
-			    id == EVP_PKEY_ED25519 ? NULL : EVP_sha256()) > 0);
-	ASN1_INTEGER_free(ai);
-	BN_free(bn);
-	X509_NAME_free(name);
-	return x;
-}
-
-static X509 *make_cert(EVP_PKEY *key, const char *cn, uint32_t serial)
-{
-	uint8_t s[4] = {(uint8_t)(serial >> 24), (uint8_t)(serial >> 16),
-			(uint8_t)(serial >> 8), (uint8_t)serial};
-	char attr[80];
-	snprintf(attr, sizeof attr, "CN=%s", cn);
-	const char *attrs[] = {attr, NULL};
-	return make_cert_names(key, attrs, s, sizeof s);
-}
 
 /* Parses and verifies; returns the first error (0 when the file is good)
  * and leaves the diagnosis in *d. */
@@ -384,7 +341,7 @@ START_TEST(any_order_is_accepted)
 	 * that is not a multiple of 4: only producers promise that. */
 	set_u16(c.b + 8, (unsigned)c.n);
 	ck_assert_uint_ne(c.n % 4, 0);
-	X509 *tvs = make_cert(ec_384, "tvs", 0x99);
+	X509 *tvs = pt_testcert(ec_384, "tvs", 0x99);
 	c_record(&c, tvs, PT_TLV_ROLE_TVS, server_order, sizeof server_order);
 	static const uint8_t hashed[] = {2, 3, 4, 5, 6, 7, 8, 11, 12, 10};
 	c_record(&c, tvs, PT_TLV_ROLE_TVS, hashed, sizeof hashed);
@@ -900,7 +857,7 @@ static void sign_byte_file(craft_t *c, X509 *x, const char *header_serial,
 START_TEST(serial_with_sign_byte_is_accepted)
 {
 	uint8_t s[] = {0x80, 0x01};
-	X509 *x = make_cert_names(rsa_1024, (const char *[]){"CN=T", NULL}, s,
+	X509 *x = pt_testcert_names(rsa_1024, (const char *[]){"CN=T", NULL}, s,
 				  2);
 	uint8_t *bytes = NULL;
 	size_t n = 0;
