@@ -206,18 +206,20 @@ static Pt__Transaction *decode_transaction(pt_repl_sub_t *sub,
 	return t;
 }
 
-/* Applies one decoded transaction and releases the arena.  Returns the
+/* Applies one decoded transaction (bytes: what it was decoded from, kept
+ * in our changelog as received) and releases the arena.  Returns the
  * apply result, or a negative error for a transaction that must never be
  * applied. */
 static int apply_transaction(pt_repl_sub_t *sub, Pt__Transaction *t,
-			     const char *via)
+			     const ProtobufCBinaryData *bytes, const char *via)
 {
 	if (!t) {
 		arena_reset(&sub->arena);
 		return PT_ERR_MALFORMED;
 	}
 	pt_apply_result_t res;
-	int r = pt_store_apply(sub->opts.store, t, &res);
+	int r = pt_store_apply(sub->opts.store, t, bytes->data, bytes->len,
+			       &res);
 	if (r != PT_OK) {
 		pt_log_warn(sub->opts.log,
 			    "replication: dropped %s transaction %llu: %s",
@@ -239,7 +241,7 @@ static void on_stream(pt_repl_sub_t *sub, const Pt__Envelope *env)
 			return;
 		int r = apply_transaction(
 			sub, decode_transaction(sub, &env->transaction, "streamed"),
-			"streamed");
+			&env->transaction, "streamed");
 		if (r == PT_APPLY_GAP) {
 			pt_log_info(sub->opts.log,
 				    "replication: gap after sequence %llu; "
@@ -287,7 +289,8 @@ static void on_batch(pt_repl_sub_t *sub, const Pt__SyncBatch *batch)
 		Pt__Transaction *t = i == 0 ? head
 				: decode_transaction(sub, &batch->transactions[i],
 						     "synced");
-		int r = apply_transaction(sub, t, "synced");
+		int r = apply_transaction(sub, t, &batch->transactions[i],
+					  "synced");
 		if (r < 0 || r == PT_APPLY_GAP) {
 			/* Ask again from what we hold, after the timeout, so
 			 * a bad batch cannot make us spin. */

@@ -43,6 +43,7 @@ static int apply_change(pt_store_t *store, MDB_txn *txn, const Pt__Change *c)
 }
 
 int pt_store_apply(pt_store_t *store, const Pt__Transaction *t,
+		   const uint8_t *packed, size_t packed_len,
 		   pt_apply_result_t *result)
 {
 	MDB_txn *txn = NULL;
@@ -79,12 +80,17 @@ int pt_store_apply(pt_store_t *store, const Pt__Transaction *t,
 	uint8_t key[8];
 	pt_store_put_be64(key, t->sequence);
 	MDB_val k = {sizeof key, key};
-	MDB_val v = {protobuf_c_message_get_packed_size(&t->base), NULL};
+	MDB_val v = {packed ? packed_len
+			    : protobuf_c_message_get_packed_size(&t->base),
+		     NULL};
 	r = pt_store_from_mdb(mdb_put(txn, store->changelog, &k, &v,
 				      MDB_RESERVE | MDB_APPEND));
 	if (r != PT_OK)
 		goto out;
-	protobuf_c_message_pack(&t->base, v.mv_data);
+	if (packed)
+		memcpy(v.mv_data, packed, packed_len);
+	else
+		protobuf_c_message_pack(&t->base, v.mv_data);
 	r = pt_store_meta_put_u64(txn, store->meta, META_LAST_SEQ, t->sequence);
 	if (r != PT_OK)
 		goto out;

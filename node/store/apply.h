@@ -25,8 +25,13 @@ typedef enum pt_apply_result {
  * sequence is the next one) and applies all of its changes plus the new
  * applied sequence in one LMDB transaction.  The transaction is also kept
  * in this node's changelog so the node can serve catch-up itself.  On any
- * error nothing is written.  *result may be NULL. */
+ * error nothing is written.  *result may be NULL.
+ *
+ * packed/packed_len, when not NULL, are the bytes t was decoded from (a
+ * publisher's changelog entry as received): they are stored as they are,
+ * saving an encode per transaction.  NULL: t is encoded here. */
 int pt_store_apply(pt_store_t *store, const Pt__Transaction *t,
+		   const uint8_t *packed, size_t packed_len,
 		   pt_apply_result_t *result);
 
 /* Installing a snapshot: the subscriber's answer to a changelog that no

@@ -424,7 +424,7 @@ START_TEST(test_on_subscriber)
 	t.n_changes = 1;
 	t.changes = changes;
 	pt_apply_result_t res;
-	ck_assert_int_eq(pt_store_apply(store, &t, &res), PT_OK);
+	ck_assert_int_eq(pt_store_apply(store, &t, NULL, 0, &res), PT_OK);
 	ck_assert_int_eq(res, PT_APPLY_DONE);
 	pt_store_destroy(&store);
 
