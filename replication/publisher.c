@@ -13,7 +13,9 @@
 #include "changelog.pb-c.h"
 #include "envelope.h"
 #include "join_server.h"
+#include "lib/clock.h"
 #include "lib/errors.h"
+#include "lib/throttle.h"
 #include "members.h"
 #include "repl_status.h"
 #include "store/apply.h"
@@ -43,8 +45,9 @@ struct pt_repl_pub {
 	pt_zap_t *zap;
 	pt_join_server_t *join;
 	void *monitor;        /* PAIR: handshake failures on the sync port */
-	int64_t handshake_logged_ms;
-	unsigned handshake_failures; /* since the last line about them */
+	/* Refused peers retry every few hundred ms: one line per 10 s. */
+	pt_throttle_t handshake_refusals;
+	pt_throttle_t member_refusals;
 	int wake_fd;          /* eventfd: notify and stop */
 	atomic_bool stop;
 	pthread_t thread;
@@ -63,20 +66,6 @@ struct pt_repl_pub {
 	size_t n_admitted;
 };
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t wall_us(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 /* ---- stream ---------------------------------------------------------- */
 
 static void publish_heartbeat(pt_repl_pub_t *pub, uint64_t last)
@@ -86,7 +75,7 @@ static void publish_heartbeat(pt_repl_pub_t *pub, uint64_t last)
 	Pt__Heartbeat hb = PT__HEARTBEAT__INIT;
 	hb.last_sequence = last;
 	hb.first_sequence = first;
-	hb.sent_at_us = wall_us();
+	hb.sent_at_us = pt_clock_wall_us();
 	Pt__Envelope env = PT__ENVELOPE__INIT;
 	env.version = PT_REPL_VERSION;
 	env.body_case = PT__ENVELOPE__BODY_HEARTBEAT;
@@ -166,7 +155,7 @@ static struct snapshot *open_snapshot(pt_repl_pub_t *pub)
 		return NULL;
 	}
 	slot->id = ++pub->next_snapshot_id;
-	slot->last_used_ms = now_ms();
+	slot->last_used_ms = pt_clock_mono_ms();
 	return slot;
 }
 
@@ -178,7 +167,7 @@ static void offer_snapshot(pt_repl_pub_t *pub, const zmq_msg_t *id,
 		reply_error(pub, id, 1, "cannot open a snapshot");
 		return;
 	}
-	pt_log_write(pub->opts.log, PT_LOG_INFO,
+	pt_log_info(pub->opts.log,
 	    "replication: subscriber at sequence %llu is behind the changelog; "
 	    "offering snapshot %llu at sequence %llu",
 	    (unsigned long long)after, (unsigned long long)snap->id,
@@ -210,7 +199,7 @@ static void answer_sync(pt_repl_pub_t *pub, const zmq_msg_t *id,
 		/* The subscriber claims more than we ever wrote: it belongs to
 		 * another cluster or our store was replaced.  Never guess. */
 		reply_error(pub, id, 2, "subscriber is ahead of the publisher");
-		pt_log_write(pub->opts.log, PT_LOG_WARN,
+		pt_log_warn(pub->opts.log,
 		    "replication: a subscriber asked for sequences after %llu "
 		    "but the publisher's newest is %llu; refused",
 		    (unsigned long long)after, (unsigned long long)last);
@@ -297,7 +286,7 @@ static void answer_snapshot(pt_repl_pub_t *pub, const zmq_msg_t *id,
 		reply_error(pub, id, 3, "unknown or expired snapshot");
 		return;
 	}
-	snap->last_used_ms = now_ms();
+	snap->last_used_ms = pt_clock_mono_ms();
 	struct chunk_builder b = {.cap = pub->opts.chunk_records};
 	b.records = calloc(b.cap, sizeof *b.records);
 	b.ptrs = calloc(b.cap, sizeof *b.ptrs);
@@ -355,7 +344,7 @@ static void expire_snapshots(pt_repl_pub_t *pub, int64_t now)
 	for (int i = 0; i < MAX_SNAPSHOTS; i++) {
 		struct snapshot *s = &pub->snapshots[i];
 		if (s->txn && now - s->last_used_ms > pub->opts.snapshot_idle_ms) {
-			pt_log_write(pub->opts.log, PT_LOG_INFO,
+			pt_log_info(pub->opts.log,
 			    "replication: snapshot %llu unused for %u ms; "
 			    "released",
 			    (unsigned long long)s->id, pub->opts.snapshot_idle_ms);
@@ -417,7 +406,7 @@ static bool handle_request(pt_repl_pub_t *pub)
 		       zmq_msg_more(&extra))
 			;
 		zmq_msg_close(&extra);
-		pt_log_write(pub->opts.log, PT_LOG_WARN, "replication: multi-frame request dropped");
+		pt_log_warn(pub->opts.log, "replication: multi-frame request dropped");
 		goto out;
 	}
 	const char *peer = zmq_msg_gets(&payload, "Peer-Address");
@@ -425,7 +414,7 @@ static bool handle_request(pt_repl_pub_t *pub)
 	int r = pt_repl_decode(zmq_msg_data(&payload), zmq_msg_size(&payload),
 			       PT_REPL_MAX_REQUEST, &env);
 	if (r != PT_OK) {
-		pt_log_write(pub->opts.log, PT_LOG_WARN,
+		pt_log_warn(pub->opts.log,
 		    "replication: dropped a request from %s: %s",
 		    peer ? peer : "?", pt_strerror(r));
 		goto out;
@@ -450,10 +439,15 @@ static bool handle_request(pt_repl_pub_t *pub)
 		else
 			reply_error(pub, &id, 5, "joins need CurveZMQ");
 	} else if (!is_member) {
-		pt_log_warn(pub->opts.log,
-			    "replication: %s from %s refused: its key belongs "
-			    "to no joined node",
-			    pt_repl_body_name(body), peer ? peer : "?");
+		unsigned n;
+		if (pt_throttle_pass(&pub->member_refusals, pt_clock_mono_ms(),
+				     &n))
+			pt_log_warn(pub->opts.log,
+				    "replication: refused %u request(s) from "
+				    "keys of no joined node (the latest: %s "
+				    "from %s)",
+				    n, pt_repl_body_name(body),
+				    peer ? peer : "?");
 		reply_error(pub, &id, 6, "not a member of this cluster");
 	} else if (body == PT__ENVELOPE__BODY_SYNC_REQUEST) {
 		answer_sync(pub, &id, env->sync_request);
@@ -467,7 +461,7 @@ static bool handle_request(pt_repl_pub_t *pub)
 				    member, env->status->node);
 		else
 			pt_repl_status_note(pub->statuses, env->status,
-					    peer ? peer : "", wall_us());
+					    peer ? peer : "", pt_clock_wall_us());
 	} else {
 		pt_log_warn(pub->opts.log,
 			    "replication: unexpected %s from %s; dropped",
@@ -525,7 +519,7 @@ static void compact(pt_repl_pub_t *pub)
 	uint64_t last = 0, needed = 0, protect = UINT64_MAX;
 	pt_store_last_sequence(o->store, &last);
 	if (pt_repl_status_min_applied(pub->statuses,
-				       wall_us() - LIVE_SUBSCRIBER_US, &needed)) {
+				       pt_clock_wall_us() - LIVE_SUBSCRIBER_US, &needed)) {
 		protect = needed + 1;
 		/* A subscriber far behind may not hold the log hostage: past
 		 * the cap it will catch up by snapshot instead. */
@@ -581,21 +575,16 @@ static void log_handshake_failures(pt_repl_pub_t *pub)
 		}
 		if (zmq_msg_more(&ev))
 			zmq_msg_recv(&addr, pub->monitor, 0);
-		/* A refused peer retries every few hundred ms: one line per
-		 * ten seconds, with a count, is enough. */
-		int64_t now = now_ms();
-		pub->handshake_failures++;
-		if (now - pub->handshake_logged_ms >= 10000) {
+		unsigned n;
+		if (pt_throttle_pass(&pub->handshake_refusals, pt_clock_mono_ms(),
+				     &n))
 			pt_log_warn(pub->opts.log,
 				    "replication: refused %u connection(s) on "
 				    "the sync port: the CurveZMQ handshake "
 				    "failed (a node with a wrong cluster "
 				    "security password, or not a node of this "
 				    "cluster)",
-				    pub->handshake_failures);
-			pub->handshake_logged_ms = now;
-			pub->handshake_failures = 0;
-		}
+				    n);
 		zmq_msg_close(&ev);
 		zmq_msg_close(&addr);
 	}
@@ -605,7 +594,7 @@ static void *run(void *arg)
 {
 	pt_repl_pub_t *pub = arg;
 	while (!atomic_load(&pub->stop)) {
-		int64_t now = now_ms();
+		int64_t now = pt_clock_mono_ms();
 		long timeout = pub->opts.tail_ms;
 		zmq_pollitem_t items[4] = {
 			{pub->sync, 0, ZMQ_POLLIN, 0},
@@ -629,7 +618,7 @@ static void *run(void *arg)
 		for (int i = 0; i < 64 && handle_request(pub); i++)
 			;
 		tail_changelog(pub);
-		now = now_ms();
+		now = pt_clock_mono_ms();
 		if (now >= pub->next_heartbeat_ms) {
 			/* What was streamed, not the store's newest: a commit
 			 * landing after the tail pass would otherwise be
@@ -682,8 +671,8 @@ static int open_socket(pt_repl_pub_t *pub, int type, const char *endpoint,
 	}
 	if (r == PT_OK && zmq_bind(s, endpoint) != 0) {
 		r = PT_ESYS(zmq_errno());
-		pt_log_write(pub->opts.log, PT_LOG_ERROR, "replication: cannot bind %s: %s",
-		    endpoint, zmq_strerror(zmq_errno()));
+		pt_log_error(pub->opts.log, "replication: cannot bind %s: %s",
+			     endpoint, zmq_strerror(zmq_errno()));
 	}
 	if (r == PT_OK &&
 	    zmq_getsockopt(s, ZMQ_LAST_ENDPOINT, bound, &bound_len) != 0)
@@ -705,6 +694,8 @@ int pt_repl_pub_new(const pt_repl_pub_opts_t *opts, pt_repl_pub_t **out)
 		return r;
 	pub->opts = *opts;
 	pub->wake_fd = -1;
+	pub->handshake_refusals.interval_ms = 10000;
+	pub->member_refusals.interval_ms = 10000;
 	if (!pub->opts.tail_ms)
 		pub->opts.tail_ms = 1;
 	if (!pub->opts.heartbeat_ms)

@@ -14,6 +14,7 @@
 
 #include "changelog.pb-c.h"
 #include "envelope.h"
+#include "lib/clock.h"
 #include "lib/errors.h"
 #include "store/apply.h"
 
@@ -63,20 +64,6 @@ struct pt_repl_sub {
 	size_t resume_len;
 };
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t wall_us(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 static void send_request(pt_repl_sub_t *sub, Pt__Envelope *env)
 {
 	env->version = PT_REPL_VERSION;
@@ -85,7 +72,7 @@ static void send_request(pt_repl_sub_t *sub, Pt__Envelope *env)
 		pt_log_warn(sub->opts.log,
 			    "replication: cannot send %s to the publisher: %s",
 			    pt_repl_body_name(env->body_case), pt_strerror(r));
-	sub->deadline_ms = now_ms() + sub->opts.sync_timeout_ms;
+	sub->deadline_ms = pt_clock_mono_ms() + sub->opts.sync_timeout_ms;
 }
 
 static void request_batch(pt_repl_sub_t *sub, uint64_t after)
@@ -126,7 +113,7 @@ static void send_status(pt_repl_sub_t *sub)
 	Pt__StatusReport st = PT__STATUS_REPORT__INIT;
 	st.node = (char *)sub->opts.node;
 	st.applied_sequence = sub->applied;
-	st.sent_at_us = wall_us();
+	st.sent_at_us = pt_clock_wall_us();
 	Pt__Envelope env = PT__ENVELOPE__INIT;
 	env.version = PT_REPL_VERSION;
 	env.body_case = PT__ENVELOPE__BODY_STATUS;
@@ -456,7 +443,7 @@ static void *run(void *arg)
 			;
 		for (int i = 0; i < 256 && receive(sub, sub->stream, true); i++)
 			;
-		int64_t now = now_ms();
+		int64_t now = pt_clock_mono_ms();
 		if (sub->state != SYNC_IDLE && now >= sub->deadline_ms) {
 			pt_log_info(sub->opts.log,
 				    "replication: no answer from the publisher "

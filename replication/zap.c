@@ -5,7 +5,9 @@
 #include <string.h>
 #include <zmq.h>
 
+#include "lib/clock.h"
 #include "lib/errors.h"
+#include "lib/throttle.h"
 #include "members.h"
 
 #define ZAP_FRAMES 7
@@ -15,6 +17,7 @@ struct pt_zap {
 	int (*authorize)(void *, const uint8_t[32]);
 	void *authorize_ctx;
 	pt_log_t *log;
+	pt_throttle_t refusals; /* a refused client redials continuously */
 };
 
 int pt_zap_new(void *ctx, int (*authorize)(void *, const uint8_t[32]),
@@ -27,6 +30,7 @@ int pt_zap_new(void *ctx, int (*authorize)(void *, const uint8_t[32]),
 	zap->authorize = authorize;
 	zap->authorize_ctx = authorize_ctx;
 	zap->log = log;
+	zap->refusals.interval_ms = 10000;
 	zap->sock = zmq_socket(ctx, ZMQ_REP);
 	int linger = 0;
 	if (!zap->sock ||
@@ -111,11 +115,15 @@ void pt_zap_handle(pt_zap_t *zap)
 					memcpy(addr, zmq_msg_data(&f[3]), len);
 					addr[len] = '\0';
 				}
-				pt_log_warn(zap->log,
-					    "replication: refused a stream "
-					    "client at %s: its key belongs to "
-					    "no joined node",
-					    addr);
+				unsigned count;
+				if (pt_throttle_pass(&zap->refusals,
+						     pt_clock_mono_ms(), &count))
+					pt_log_warn(zap->log,
+						    "replication: refused %u "
+						    "stream connection(s) from "
+						    "keys of no joined node (the "
+						    "latest from %s)",
+						    count, addr);
 			}
 		} else if (frame_is(&f[2], PT_ZAP_DOMAIN_SYNC)) {
 			status = "200";

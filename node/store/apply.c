@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/clock.h"
 #include "lib/errors.h"
 #include "store/store_internal.h"
 
@@ -157,7 +158,7 @@ int pt_store_compact(pt_store_t *store, uint64_t keep_last,
 	uint64_t last = 0;
 	size_t count = 0;
 	int64_t cutoff_us = keep_seconds > 0
-				    ? pt_store_now_us() - keep_seconds * 1000000
+				    ? pt_clock_wall_us() - keep_seconds * 1000000
 				    : INT64_MAX;
 	int r = pt_store_from_mdb(mdb_txn_begin(store->env, NULL, 0, &txn));
 	if (r != PT_OK)

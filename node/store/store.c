@@ -8,6 +8,7 @@
 #include <sys/time.h>
 
 #include "changelog.pb-c.h"
+#include "lib/clock.h"
 #include "lib/errors.h"
 #include "store/store_internal.h"
 
@@ -456,13 +457,6 @@ size_t pt_txn_changes(const pt_txn_t *txn)
 	return txn->n_changes;
 }
 
-int64_t pt_store_now_us(void)
-{
-	struct timeval tv;
-	gettimeofday(&tv, NULL);
-	return (int64_t)tv.tv_sec * 1000000 + tv.tv_usec;
-}
-
 static int append_changelog(pt_txn_t *txn, uint64_t *seq_out)
 {
 	pt_store_t *store = txn->store;
@@ -474,7 +468,7 @@ static int append_changelog(pt_txn_t *txn, uint64_t *seq_out)
 
 	Pt__Transaction t = PT__TRANSACTION__INIT;
 	t.sequence = seq;
-	t.committed_at_us = pt_store_now_us();
+	t.committed_at_us = pt_clock_wall_us();
 	t.origin = txn->origin ? txn->origin : "";
 	t.n_changes = txn->n_changes;
 	t.changes = txn->changes;

@@ -43,6 +43,5 @@ int pt_store_meta_get_u64(MDB_txn *txn, MDB_dbi meta, const char *name,
 			  uint64_t *out);
 int pt_store_meta_put_u64(MDB_txn *txn, MDB_dbi meta, const char *name,
 			  uint64_t value);
-int64_t pt_store_now_us(void);
 
 #endif
