@@ -6,9 +6,12 @@
  * $PT_TEST_BULK_DEVICES scales the count (tests/CMakeLists.txt lowers it
  * for the sanitizer build, where every process runs several times
  * slower). */
+#include <jansson.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "pt_cluster.h"
 
@@ -33,6 +36,38 @@ static unsigned device_count(void)
 	unsigned n = v && *v ? (unsigned)strtoul(v, NULL, 10) : DEFAULT_DEVICES;
 	ck_assert_uint_gt(n, 0);
 	return n;
+}
+
+/* True when the publisher's `cluster status --json` shows both
+ * subscribers "in sync" at its last sequence. */
+static bool status_shows_in_sync(pt_cluster_t *c, uint64_t last)
+{
+	pt_run_t r;
+	pt_cluster_cli(c, &r, "pub", "cluster", "status", "--json", NULL);
+	ck_assert_msg(r.status == 0, "cluster status: %s", r.err);
+	json_t *j = json_loads(r.out, 0, NULL);
+	ck_assert_msg(j != NULL, "cluster status: bad JSON: %s", r.out);
+	ck_assert_uint_eq(json_integer_value(json_object_get(j,
+							     "last_sequence")),
+			  last);
+	unsigned in_sync = 0;
+	size_t i;
+	json_t *row;
+	json_array_foreach(json_object_get(j, "nodes"), i, row)
+	{
+		const char *state =
+			json_string_value(json_object_get(row, "state"));
+		json_int_t applied = json_integer_value(
+			json_object_get(row, "applied_sequence"));
+		if (state && strcmp(state, "in sync") == 0 &&
+		    (uint64_t)applied == last &&
+		    json_integer_value(json_object_get(row,
+						       "lag_transactions")) == 0)
+			in_sync++;
+	}
+	json_decref(j);
+	pt_run_clear(&r);
+	return in_sync == 2;
 }
 
 START_TEST(bulk_import_reaches_both_subscribers)
@@ -68,6 +103,17 @@ START_TEST(bulk_import_reaches_both_subscribers)
 	const char *nodes[] = {"pub", "sub1", "sub2"};
 	for (int i = 0; i < 3; i++)
 		ck_assert_uint_eq(pt_cluster_devices(c, nodes[i]), total);
+	/* Their status reports reach the publisher about once a second;
+	 * the bound only keeps a broken build from hanging. */
+	bool shown = false;
+	for (int tries = 0; tries < 200 && !shown; tries++) {
+		shown = status_shows_in_sync(c, last);
+		if (!shown)
+			usleep(100000);
+	}
+	ck_assert_msg(shown, "cluster status never showed both subscribers "
+			     "in sync at sequence %llu",
+		      (unsigned long long)last);
 
 	pt_cluster_do(c, "down", NULL);
 	pt_cluster_assert_clean_logs(c);
