@@ -9,7 +9,7 @@ PACKAGES=(
   libzmq3-dev liblmdb-dev lmdb-utils
   libprotobuf-c-dev protobuf-c-compiler
   check libsubunit-dev
-  libinih-dev libjansson-dev libcsv-dev
+  libinih-dev libjansson-dev libcsv-dev libxml2-dev
   jq procps
 )
 # Extra packages a caller asks for (e.g. the test script's peers).
