@@ -480,6 +480,10 @@ static int write_publisher_records(pt_txn_t *txn, const struct init_opts *o,
 	cl.password_verifier.len = sizeof cs->verifier;
 	cl.created = now;
 	cl.updated = now;
+	cl.capf_cert_der.data = ci[PT_IDENTITY_CAPF].der;
+	cl.capf_cert_der.len = ci[PT_IDENTITY_CAPF].der_len;
+	cl.itl_recovery_cert_der.data = ci[PT_IDENTITY_ITL_RECOVERY].der;
+	cl.itl_recovery_cert_der.len = ci[PT_IDENTITY_ITL_RECOVERY].der_len;
 	if ((r = pt_cluster_put(txn, &cl)) != PT_OK)
 		return r;
 
