@@ -7,6 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "lib/device_secrets.h"
 #include "lib/errors.h"
 #include "lib/names.h"
 #include "lib/params.h"
@@ -366,7 +367,37 @@ static int apply_hardening(const pt_device_input_t *in, Pt__Device *dev,
 	return PT_OK;
 }
 
-static int apply_digest(const pt_device_input_t *in, Pt__Device *dev,
+/* Re-sealing an unchanged password would only change the nonce (and make
+ * an identical rerun look like a change). */
+static int apply_digest_password(const pt_device_input_t *in,
+				 const pt_device_env_t *env, Pt__Device *dev,
+				 pt_device_error_t *err)
+{
+	const char *why = NULL;
+	const pt_device_secret_t which = PT_DEVICE_SECRET_DIGEST_PASSWORD;
+	if (!in->digest_password)
+		return PT_OK;
+	if (!*in->digest_password) {
+		pt_device_secret_clear(dev, which);
+		return PT_OK;
+	}
+	if (pt_validate_digest_password(in->digest_password, &why) != PT_OK)
+		return refuse(err, "digest_password", "%s", why);
+	if (!env->key)
+		return refuse(err, "digest_password", "no cluster data key to "
+			      "seal the digest password with");
+	char current[PT_DIGEST_PASSWORD_MAX + 1];
+	int r = pt_device_secret_open(dev, which, env->key, current,
+				      sizeof current);
+	bool same = r == PT_OK && strcmp(current, in->digest_password) == 0;
+	pt_seal_wipe(current, sizeof current);
+	if (same)
+		return PT_OK;
+	return pt_device_secret_set(dev, which, env->key, in->digest_password);
+}
+
+static int apply_digest(const pt_device_input_t *in,
+			const pt_device_env_t *env, Pt__Device *dev,
 			pt_device_error_t *err)
 {
 	const char *why = NULL;
@@ -383,6 +414,13 @@ static int apply_digest(const pt_device_input_t *in, Pt__Device *dev,
 	if (*dev->digest_user && dev->protocol != PT__PROTOCOL__PROTOCOL_SIP)
 		return refuse(err, "digest_user", "a digest user applies to SIP "
 			      "devices only");
+	int r = apply_digest_password(in, env, dev, err);
+	if (r != PT_OK)
+		return r;
+	if (dev->digest_credentials &&
+	    dev->protocol != PT__PROTOCOL__PROTOCOL_SIP)
+		return refuse(err, "digest_password", "a digest password "
+			      "applies to SIP devices only");
 	return PT_OK;
 }
 
@@ -411,7 +449,7 @@ static int apply_all(const pt_device_input_t *in, const pt_device_target_t *t,
 	    (r = apply_operation(in, env, dev->capf, err)) != PT_OK ||
 	    (r = apply_auth(in, env, dev, err)) != PT_OK ||
 	    (r = apply_hardening(in, dev, err)) != PT_OK ||
-	    (r = apply_digest(in, dev, err)) != PT_OK)
+	    (r = apply_digest(in, env, dev, err)) != PT_OK)
 		return r;
 	dev->updated = env->now;
 	return PT_OK;

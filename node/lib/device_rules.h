@@ -28,7 +28,8 @@
  *   completes_by, sets completes_by to now + capf_operation_expires_days.
  *   Setting the operation to none clears completes_by and cancels a pending
  *   status; completes_by without an operation is refused.
- * - digest_user is for SIP devices only.
+ * - digest_user and the digest password are for SIP devices only; the
+ *   password is sealed (device_secrets.h) and never shown.
  */
 #ifndef PT_LIB_DEVICE_RULES_H
 #define PT_LIB_DEVICE_RULES_H
@@ -65,6 +66,7 @@ typedef struct pt_device_input {
 	const char *pc_port;
 	const char *pc_voice_vlan_access;
 	const char *digest_user;
+	const char *digest_password;  /* in clear; SIP devices only */
 } pt_device_input_t;
 
 typedef struct pt_device_error {

@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "lib/device_rules.h"
+#include "lib/device_secrets.h"
 #include "lib/errors.h"
 #include "lib/params.h"
 #include "lib/profiles.h"
@@ -565,6 +566,64 @@ START_TEST(digest_user_is_sip_only)
 }
 END_TEST
 
+START_TEST(digest_password_is_sealed_and_sip_only)
+{
+	Pt__Profile *sccp = predefined(PT_PROFILE_UNIVERSAL_SCCP);
+	Pt__Profile *sip = predefined(PT_PROFILE_UNIVERSAL_SIP);
+	pt_device_input_t in = {.name = "SEP0011223344AA", .model = "Other",
+				.protocol = "sip", .digest_user = "alice",
+				.digest_password = "s3cret pass"};
+	Pt__Device *d = NULL, *again = NULL;
+	pt_device_error_t err;
+	char out[PT_DIGEST_PASSWORD_MAX + 1];
+
+	ck_assert_int_eq(build(&in, NULL, sip, &d, &err), PT_OK);
+	ck_assert_ptr_nonnull(d->digest_credentials);
+	ck_assert_ptr_null(memmem(d->digest_credentials->ciphertext.data,
+				  d->digest_credentials->ciphertext.len,
+				  "s3cret", 6));
+	ck_assert_int_eq(pt_device_secret_open(d, PT_DEVICE_SECRET_DIGEST_PASSWORD,
+					       &key, out, sizeof out), PT_OK);
+	ck_assert_str_eq(out, "s3cret pass");
+
+	/* Bound to its device and field: another name does not open it. */
+	free(d->name);
+	d->name = strdup("SEP0011223344AB");
+	ck_assert_int_eq(pt_device_secret_open(d, PT_DEVICE_SECRET_DIGEST_PASSWORD,
+					       &key, out, sizeof out), PT_ERR_AUTH);
+	free(d->name);
+	d->name = strdup("SEP0011223344AA");
+
+	/* The same password again is not a change (no new nonce). */
+	pt_device_input_t same = {.name = "SEP0011223344AA",
+				  .digest_password = "s3cret pass"};
+	ck_assert_int_eq(build(&same, d, sip, &again, &err), PT_OK);
+	ck_assert(pt_device_equal(d, again));
+	free_device(&again);
+
+	/* Empty clears; bad text is refused. */
+	same.digest_password = "";
+	ck_assert_int_eq(build(&same, d, sip, &again, &err), PT_OK);
+	ck_assert_ptr_null(again->digest_credentials);
+	free_device(&again);
+	char ctl[] = {'a', 0x01, 'b', 0};
+	same.digest_password = ctl;
+	ck_assert_int_eq(build(&same, d, sip, &again, &err), PT_ERR_INVALID);
+	ck_assert_str_eq(err.field, "digest_password");
+	ck_assert_ptr_null(again);
+
+	/* SCCP devices have no digest credentials. */
+	pt_device_input_t to_sccp = {.name = "SEP0011223344AA",
+				     .protocol = "sccp", .digest_user = ""};
+	ck_assert_int_eq(build(&to_sccp, d, sccp, &again, &err),
+			 PT_ERR_INVALID);
+	ck_assert_str_eq(err.field, "digest_password");
+	free_device(&d);
+	free_profile(sccp);
+	free_profile(sip);
+}
+END_TEST
+
 START_TEST(lsc_status_texts)
 {
 	Pt__Device d = PT__DEVICE__INIT;
@@ -608,6 +667,7 @@ static Suite *rules_suite(void)
 	tcase_add_test(tc, key_rules);
 	tcase_add_test(tc, update_changes_only_given_fields);
 	tcase_add_test(tc, digest_user_is_sip_only);
+	tcase_add_test(tc, digest_password_is_sealed_and_sip_only);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("capf");
 	tcase_add_checked_fixture(tc, setup, NULL);
