@@ -22,6 +22,7 @@ const char *pt_strerror(int err)
 	case PT_ERR_CORRUPT: return "stored record is corrupt";
 	case PT_ERR_AUTH: return "authentication failed";
 	case PT_ERR_CONFIG: return "bad configuration";
+	case PT_ERR_UNSUPPORTED: return "not supported";
 	default:
 		break;
 	}

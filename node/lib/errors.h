@@ -30,6 +30,8 @@ typedef enum pt_err {
 	PT_ERR_CORRUPT = -1013,      /* a stored record does not decode */
 	PT_ERR_AUTH = -1014,         /* wrong password or key */
 	PT_ERR_CONFIG = -1015,       /* bad configuration */
+	PT_ERR_UNSUPPORTED = -1016,  /* a known feature whose format is not
+	                              * known well enough to implement */
 	PT_ERR_NOMEM = -ENOMEM,
 } pt_err_t;
 
