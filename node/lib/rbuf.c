@@ -172,6 +172,23 @@ int pt_rbuf_get_line(pt_rbuf_t *rb, size_t max, const uint8_t **line,
 	return PT_OK;
 }
 
+int pt_rbuf_get_cstr(pt_rbuf_t *rb, size_t max, const char **str,
+		     size_t *str_len)
+{
+	size_t avail = pt_rbuf_remaining(rb);
+	const uint8_t *start = rb->data + rb->pos;
+	const uint8_t *nul = memchr(start, '\0', avail);
+	if (!nul)
+		return avail > max ? PT_ERR_TOO_LARGE : PT_ERR_INCOMPLETE;
+	size_t n = (size_t)(nul - start);
+	if (n > max)
+		return PT_ERR_TOO_LARGE;
+	*str = (const char *)start;
+	*str_len = n;
+	rb->pos += n + 1;
+	return PT_OK;
+}
+
 int pt_rbuf_expect_end(const pt_rbuf_t *rb)
 {
 	return pt_rbuf_remaining(rb) == 0 ? PT_OK : PT_ERR_TRAILING;

@@ -67,6 +67,13 @@ int pt_rbuf_get_lv(pt_rbuf_t *rb, unsigned width, size_t max,
 int pt_rbuf_get_line(pt_rbuf_t *rb, size_t max, const uint8_t **line,
 		     size_t *line_len);
 
+/* Reads a NUL-terminated string (TFTP fields): *str points at its first
+ * byte inside the input, *str_len excludes the NUL, which is consumed.
+ * PT_ERR_INCOMPLETE when no NUL follows, PT_ERR_TOO_LARGE when the text
+ * is longer than max bytes. */
+int pt_rbuf_get_cstr(pt_rbuf_t *rb, size_t max, const char **str,
+		     size_t *str_len);
+
 /* PT_ERR_TRAILING unless every byte has been consumed. */
 int pt_rbuf_expect_end(const pt_rbuf_t *rb);
 

@@ -120,6 +120,29 @@ START_TEST(lines_refuse_nul_and_overlong)
 }
 END_TEST
 
+START_TEST(nul_terminated_strings)
+{
+	const char pkt[] = "SEP001122334455.cnf.xml\0octet\0\0tail";
+	pt_rbuf_t rb;
+	const char *str;
+	size_t n;
+	pt_rbuf_init(&rb, pkt, sizeof pkt - 1);
+	ck_assert_int_eq(pt_rbuf_get_cstr(&rb, 255, &str, &n), PT_OK);
+	ck_assert(n == 23 && memcmp(str, "SEP001122334455.cnf.xml", n) == 0);
+	ck_assert_int_eq(pt_rbuf_get_cstr(&rb, 4, &str, &n), PT_ERR_TOO_LARGE);
+	ck_assert_int_eq(pt_rbuf_get_cstr(&rb, 5, &str, &n), PT_OK);
+	ck_assert(n == 5 && memcmp(str, "octet", 5) == 0);
+	ck_assert_int_eq(pt_rbuf_get_cstr(&rb, 5, &str, &n), PT_OK);
+	ck_assert_uint_eq(n, 0);
+	/* No NUL before the end: nothing consumed. */
+	size_t at = pt_rbuf_offset(&rb);
+	ck_assert_int_eq(pt_rbuf_get_cstr(&rb, 64, &str, &n),
+			 PT_ERR_INCOMPLETE);
+	ck_assert_int_eq(pt_rbuf_get_cstr(&rb, 2, &str, &n), PT_ERR_TOO_LARGE);
+	ck_assert_uint_eq(pt_rbuf_offset(&rb), at);
+}
+END_TEST
+
 static Suite *rbuf_suite(void)
 {
 	Suite *s = suite_create("rbuf");
@@ -133,6 +156,7 @@ static Suite *rbuf_suite(void)
 	tc = tcase_create("lines");
 	tcase_add_test(tc, lines_accept_crlf_lf_and_no_terminator);
 	tcase_add_test(tc, lines_refuse_nul_and_overlong);
+	tcase_add_test(tc, nul_terminated_strings);
 	suite_add_tcase(s, tc);
 	return s;
 }
