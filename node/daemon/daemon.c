@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "daemon/config.h"
+#include "daemon/daemon_files.h"
 #include "daemon/daemon_repl.h"
 #include "daemon/pidfile.h"
 #include "lib/errors.h"
@@ -25,6 +26,7 @@ struct daemon {
 	pt_store_t *store;
 	pt_pidfile_t *pidfile;
 	pt_daemon_repl_t *repl;
+	pt_daemon_files_t *files;
 	char repl_what[768];
 	uint64_t heartbeat;
 	int stop_signal;
@@ -310,6 +312,14 @@ static int start(struct daemon *d)
 	if (pt_daemon_repl_start(&d->cfg, d->store, d->log, &d->repl,
 				 d->repl_what, sizeof d->repl_what) != PT_OK)
 		d->repl = NULL;
+	r = pt_daemon_files_start(&d->cfg, d->store, d->log, d->loop,
+				  &d->files);
+	if (r != PT_OK) {
+		pt_log_error(d->log, "cannot set up the trust files: %s; "
+				     "exiting",
+			     pt_strerror(r));
+		return r;
+	}
 	log_ready(d, last);
 	return PT_OK;
 }
@@ -317,6 +327,7 @@ static int start(struct daemon *d)
 static void stop(struct daemon *d)
 {
 	pt_daemon_repl_stop(&d->repl);
+	pt_daemon_files_stop(&d->files);
 	pt_loop_destroy(&d->loop);
 	pt_pidfile_destroy(&d->pidfile);
 	pt_store_destroy(&d->store);
