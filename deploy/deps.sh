@@ -11,6 +11,7 @@ PACKAGES=(
   check libsubunit-dev
   libinih-dev libjansson-dev libcsv-dev libxml2-dev
   jq procps
+  tftp-hpa atftp curl tftpd-hpa
 )
 # Extra packages a caller asks for (e.g. the test script's peers).
 PACKAGES+=("$@")
