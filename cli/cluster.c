@@ -37,9 +37,10 @@ static const char cluster_help[] =
 	"  status                       every node's applied sequence, lag "
 	"and last\n"
 	"                               contact (on the publisher)\n"
-	"\n'security_mode' (non-secure|mixed) is set like a parameter "
-	"for now; once the\nCTL client exists, it changes the mode when "
-	"it signs a CTL.\n"
+	"\n'security_mode' (non-secure|mixed) is shown here but changes "
+	"only with the CTL\nthat phones get: 'phonetrust ctl init --mode "
+	"...' or 'phonetrust ctl update\n--signer TOKEN --mode ...'.  "
+	"'reset --all' leaves it alone.\n"
 	"set and reset need the cluster record that 'phonetrust init' "
 	"creates.\n";
 
@@ -272,14 +273,14 @@ static uint8_t *pack(const Pt__Cluster *cluster, size_t *len)
 static int apply(Pt__Cluster *cluster, const char *name, const char *value)
 {
 	const char *why = NULL;
+	/* The mode and the CTL phones fetch must change together, and only
+	 * a SAST token can sign the CTL. */
 	if (is_security_mode(name)) {
-		Pt__ClusterSecurityMode mode;
-		if (pt_cluster_mode_parse(value, &mode) != PT_OK)
-			return pt_cli_refuse("security_mode must be non-secure "
-					     "or mixed, not '%s'",
-					     value);
-		cluster->security_mode = mode;
-		return PT_EXIT_OK;
+		return pt_cli_refuse("security_mode changes together with the "
+				     "CTL: use 'phonetrust ctl init --mode "
+				     "mixed|nonsecure' or 'phonetrust ctl "
+				     "update --signer TOKEN --mode "
+				     "mixed|nonsecure'");
 	}
 	int r = pt_param_set(cluster, name, value, &why);
 	if (r == PT_ERR_NOMEM)
@@ -437,7 +438,8 @@ static int verb_reset(pt_cli_t *cli, int argc, char **argv)
 	if (all == (given > 0))
 		return pt_cli_usage_error("cluster reset takes NAME... or "
 					  "--all");
-	int n = all ? (int)pt_param_count() + 1 : given;
+	/* --all: the parameters; the security mode changes with the CTL. */
+	int n = all ? (int)pt_param_count() : given;
 	char **names = calloc((size_t)n, sizeof *names);
 	const char **values = calloc((size_t)n, sizeof *values);
 	if (!names || !values) {
@@ -446,8 +448,7 @@ static int verb_reset(pt_cli_t *cli, int argc, char **argv)
 		return pt_cli_refuse("out of memory");
 	}
 	for (int i = 0; i < n; i++) {
-		const char *name = all ? (i == 0 ? SECURITY_MODE
-						 : pt_param_at((size_t)i - 1)->name)
+		const char *name = all ? pt_param_at((size_t)i)->name
 				       : argv[optind + i];
 		names[i] = (char *)name;
 	}

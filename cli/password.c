@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <termios.h>
@@ -236,6 +237,133 @@ int pt_cli_password_read(const char *file, bool confirm, char *buf,
 		r = read_from_tty(confirm, buf, cap, &len, msg, msg_len);
 	if (r == PT_OK && file)
 		r = check_password(buf, len, msg, msg_len);
+	if (r != PT_OK)
+		pt_seal_wipe(buf, cap);
+	return r;
+}
+
+/* The first line from fd (read byte by byte so nothing after the line is
+ * taken from a shared descriptor), without its line ending. */
+static int read_fd_line(int fd, char *buf, size_t cap, char *msg,
+			size_t msg_len)
+{
+	size_t n = 0;
+	bool too_long = false;
+	for (;;) {
+		char c;
+		ssize_t got = read(fd, &c, 1);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0) {
+			int e = errno;
+			snprintf(msg, msg_len, "cannot read the password: %s",
+				 strerror(e));
+			return PT_ESYS(e);
+		}
+		if (got == 0 || c == '\n')
+			break;
+		if (n + 1 < cap && n < PT_PASSWORD_MAX)
+			buf[n++] = c;
+		else
+			too_long = true;
+	}
+	if (n > 0 && buf[n - 1] == '\r')
+		n--;
+	buf[n] = '\0';
+	if (too_long) {
+		snprintf(msg, msg_len, "the password is longer than %d bytes",
+			 PT_PASSWORD_MAX);
+		return PT_ERR_INVALID;
+	}
+	return PT_OK;
+}
+
+static int copy_secret(const char *text, const char *what, char *buf,
+		       size_t cap, char *msg, size_t msg_len)
+{
+	size_t n = strlen(text);
+	if (n > PT_PASSWORD_MAX || n + 1 > cap) {
+		snprintf(msg, msg_len, "the password from %s is longer than "
+				       "%d bytes",
+			 what, PT_PASSWORD_MAX);
+		return PT_ERR_INVALID;
+	}
+	memcpy(buf, text, n + 1);
+	return PT_OK;
+}
+
+bool pt_cli_have_tty(void)
+{
+	int fd = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	close(fd);
+	return true;
+}
+
+static int secret_from_tty(const char *prompt, char *buf, size_t cap,
+			   char *msg, size_t msg_len)
+{
+	size_t len = 0;
+	int fd = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0) {
+		snprintf(msg, msg_len, "no terminal to ask for the password");
+		return PT_ERR_DENIED;
+	}
+	int r = prompt_once(fd, prompt, buf, cap, &len, msg, msg_len);
+	close(fd);
+	return r;
+}
+
+int pt_cli_secret_read(const char *src, const char *prompt, char *buf,
+		       size_t cap, char *msg, size_t msg_len)
+{
+	int r;
+	if (!buf || cap < 2) {
+		snprintf(msg, msg_len, "no room for the password");
+		return PT_ERR_INVALID;
+	}
+	buf[0] = '\0';
+	if (!src) {
+		r = secret_from_tty(prompt, buf, cap, msg, msg_len);
+	} else if (strncmp(src, "pass:", 5) == 0) {
+		r = copy_secret(src + 5, "pass:", buf, cap, msg, msg_len);
+	} else if (strncmp(src, "env:", 4) == 0) {
+		const char *v = getenv(src + 4);
+		if (!v) {
+			snprintf(msg, msg_len,
+				 "the environment variable %.64s is not set",
+				 src + 4);
+			r = PT_ERR_NOT_FOUND;
+		} else {
+			r = copy_secret(v, src, buf, cap, msg, msg_len);
+		}
+	} else if (strncmp(src, "file:", 5) == 0) {
+		size_t len = 0;
+		r = read_from_file(src + 5, buf, cap, &len, msg, msg_len);
+	} else if (strncmp(src, "fd:", 3) == 0 || strcmp(src, "stdin") == 0) {
+		char *end = NULL;
+		long fd = 0;
+		if (src[0] == 'f') {
+			errno = 0;
+			fd = strtol(src + 3, &end, 10);
+		}
+		if (src[0] == 'f' &&
+		    (end == src + 3 || *end || errno || fd < 0 || fd > 65535)) {
+			snprintf(msg, msg_len,
+				 "bad password source '%.64s': fd: needs a "
+				 "descriptor number",
+				 src);
+			r = PT_ERR_INVALID;
+		} else {
+			r = read_fd_line((int)fd, buf, cap, msg, msg_len);
+		}
+	} else {
+		snprintf(msg, msg_len,
+			 "bad password source: use file:PATH, fd:N, env:VAR, "
+			 "stdin or pass:TEXT");
+		r = PT_ERR_INVALID;
+	}
 	if (r != PT_OK)
 		pt_seal_wipe(buf, cap);
 	return r;

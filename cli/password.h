@@ -22,4 +22,19 @@
 int pt_cli_password_read(const char *file, bool confirm, char *buf,
 			 size_t cap, char *msg, size_t msg_len);
 
+/* Reads a token's password (a PKCS#12 file or an encrypted PEM key) into
+ * buf (cap bytes, at least PT_PASSWORD_MAX + 1) from src, spelled as
+ * OpenSSL's -passin: "file:PATH" (its first line), "fd:N" (the first line
+ * read from descriptor N), "env:VAR", "stdin", or "pass:TEXT" (visible to
+ * other users in the process list: for tests only).  With src NULL it
+ * asks once on /dev/tty with echo off, showing prompt.  Any length up to
+ * PT_PASSWORD_MAX bytes is accepted, empty included.  On failure buf is
+ * wiped and msg holds a one-line reason.  The caller wipes buf with
+ * pt_seal_wipe() when done. */
+int pt_cli_secret_read(const char *src, const char *prompt, char *buf,
+		       size_t cap, char *msg, size_t msg_len);
+
+/* True when a terminal is there to ask on (/dev/tty opens). */
+bool pt_cli_have_tty(void);
+
 #endif

@@ -541,20 +541,44 @@ static size_t record_of(const pt_tlv_file_t *f, X509 *cert)
 	return found;
 }
 
+/* Parses and verifies; *error is NULL when the file verifies, else the
+ * reason (in d or static).  *f may be set even when it does not. */
+static void examine(const uint8_t *data, size_t len, X509 *cert,
+		    pt_tlv_file_t **f, size_t *signer, pt_tlv_diag_t *d,
+		    const char **error)
+{
+	*signer = SIZE_MAX;
+	int r = pt_tlv_parse(data, len, f, d);
+	if (r == PT_OK)
+		r = pt_tlv_verify(*f, cert, signer, d);
+	if (r == PT_OK && cert)
+		*signer = record_of(*f, cert);
+	*error = r == PT_OK ? NULL : d->text[0] ? d->text : pt_strerror(r);
+}
+
+json_t *pt_cli_tlv_json(const char *label, const uint8_t *data, size_t len,
+			X509 *cert)
+{
+	pt_tlv_file_t *f = NULL;
+	pt_tlv_diag_t d;
+	size_t signer;
+	const char *error;
+	examine(data, len, cert, &f, &signer, &d, &error);
+	const char *kind = f ? kind_of(f->header.file_name, label) : NULL;
+	json_t *j = file_json(label, len, kind, f, signer, error, &d);
+	pt_tlv_file_destroy(&f);
+	return j;
+}
+
 int pt_cli_tlv_print(pt_cli_t *cli, const char *label, const uint8_t *data,
 		     size_t len, X509 *cert)
 {
 	pt_tlv_file_t *f = NULL;
 	pt_tlv_diag_t d;
-	size_t signer = SIZE_MAX;
-	int r = pt_tlv_parse(data, len, &f, &d);
-	if (r == PT_OK)
-		r = pt_tlv_verify(f, cert, &signer, &d);
-	if (r == PT_OK && cert)
-		signer = record_of(f, cert);
+	size_t signer;
+	const char *error;
+	examine(data, len, cert, &f, &signer, &d, &error);
 	const char *kind = f ? kind_of(f->header.file_name, label) : NULL;
-	const char *error = r == PT_OK ? NULL : d.text[0] ? d.text
-							  : pt_strerror(r);
 	int rc = PT_EXIT_OK;
 	if (cli->json)
 		rc = pt_cli_print_json(

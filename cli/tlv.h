@@ -18,4 +18,10 @@
 int pt_cli_tlv_print(pt_cli_t *cli, const char *label, const uint8_t *data,
 		     size_t len, X509 *cert);
 
+/* The object pt_cli_tlv_print() prints with --json, for nouns that wrap
+ * it in their own (its "verified" and "error" members give the verdict).
+ * NULL only when out of memory; the caller owns the reference. */
+json_t *pt_cli_tlv_json(const char *label, const uint8_t *data, size_t len,
+			X509 *cert);
+
 #endif

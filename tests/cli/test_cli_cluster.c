@@ -215,13 +215,41 @@ START_TEST(one_bad_value_refuses_all)
 }
 END_TEST
 
+/* Writes the mode straight into the store, as `ctl init` would with its
+ * CTL, to see what the cluster verbs do with it. */
+static void store_mode(Pt__ClusterSecurityMode mode)
+{
+	pt_store_t *store = NULL;
+	pt_txn_t *txn = NULL;
+	Pt__Cluster *c = NULL;
+	ck_assert_int_eq(pt_store_open(dir, 0, 0, &store), PT_OK);
+	ck_assert_int_eq(pt_txn_begin(store, true, "test", &txn), PT_OK);
+	ck_assert_int_eq(pt_cluster_get(txn, &c), PT_OK);
+	c->security_mode = mode;
+	ck_assert_int_eq(pt_cluster_put(txn, c), PT_OK);
+	ck_assert_int_eq(pt_txn_commit(&txn, NULL), PT_OK);
+	pt__cluster__free_unpacked(c, NULL);
+	pt_store_destroy(&store);
+}
+
+/* The mode changes only with the CTL (ctl init/update); set and reset
+ * refuse it and reset --all leaves it alone. */
 START_TEST(security_mode_and_reset)
 {
+	refused("ctl init --mode",
+		(const char *[]){"cluster", "set", "security_mode", "mixed",
+				 "tvs_port", "2446", NULL});
+	refused("ctl update --signer TOKEN --mode",
+		(const char *[]){"cluster", "set", "security_mode",
+				 "non-secure", NULL});
+	refused("ctl init",
+		(const char *[]){"cluster", "reset", "security_mode", NULL});
+
 	pt_run_t r;
-	run(&r, 0, (const char *[]){"cluster", "set", "security_mode", "mixed",
-				    "tvs_port", "2446", "capf_key_size", "4096",
-				    NULL});
+	run(&r, 0, (const char *[]){"cluster", "set", "tvs_port", "2446",
+				    "capf_key_size", "4096", NULL});
 	pt_run_clear(&r);
+	store_mode(PT__CLUSTER_SECURITY_MODE__CLUSTER_MIXED);
 	json_t *j = show_json();
 	ck_assert_str_eq(json_string_value(json_object_get(j, "security_mode")),
 			 "mixed");
@@ -245,7 +273,7 @@ START_TEST(security_mode_and_reset)
 	c = stored_cluster();
 	ck_assert_uint_eq(c->n_parameters, 0);
 	ck_assert_int_eq(c->security_mode,
-			 PT__CLUSTER_SECURITY_MODE__CLUSTER_NON_SECURE);
+			 PT__CLUSTER_SECURITY_MODE__CLUSTER_MIXED);
 	pt__cluster__free_unpacked(c, NULL);
 }
 END_TEST
