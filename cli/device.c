@@ -3,6 +3,7 @@
  * turns options into rule input and records into output. */
 #include <fnmatch.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,9 +12,11 @@
 
 #include "cli.h"
 #include "device.h"
+#include "password.h"
 #include "lib/device_rules.h"
 #include "lib/models.h"
 #include "lib/names.h"
+#include "lib/symkey.h"
 #include "lib/validate.h"
 #include "store/records.h"
 
@@ -55,7 +58,16 @@ static const char edit_help[] =
 	"                            capf_operation_expires_days\n"
 	"  --web-access, --settings-access, --gratuitous-arp, --pc-port,\n"
 	"  --pc-voice-vlan-access    default|enabled|disabled\n"
-	"  --digest-user USER        SIP devices only\n";
+	"  --digest-user USER        SIP devices only\n"
+	"  --digest-password SRC     SIP digest password, stored sealed; SRC\n"
+	"                            as OpenSSL's -passin: file:PATH, fd:N,\n"
+	"                            env:VAR, stdin (pass:TEXT is visible to\n"
+	"                            other users); \"\" clears it\n"
+	"  --symmetric-key SRC       manual configuration-encryption key, hex\n"
+	"                            (32 digits for 79xx models, 64 for the\n"
+	"                            others), read like --digest-password\n"
+	"  --generate-symmetric-key  a random key of the model's size, printed\n"
+	"                            once\n";
 
 static const char find_help[] =
 	"usage: phonetrust device find [--name GLOB] [--description TEXT]\n"
@@ -88,6 +100,9 @@ enum {
 	OPT_NAME,
 	OPT_STATUS,
 	OPT_LSC,
+	OPT_DIGEST_PASSWORD,
+	OPT_SYMMETRIC_KEY,
+	OPT_GENERATE_SYMMETRIC_KEY,
 };
 
 static const struct option edit_options[] = {
@@ -110,6 +125,10 @@ static const struct option edit_options[] = {
 	{"pc-port", required_argument, NULL, OPT_PC_PORT},
 	{"pc-voice-vlan-access", required_argument, NULL, OPT_PC_VLAN},
 	{"digest-user", required_argument, NULL, OPT_DIGEST_USER},
+	{"digest-password", required_argument, NULL, OPT_DIGEST_PASSWORD},
+	{"symmetric-key", required_argument, NULL, OPT_SYMMETRIC_KEY},
+	{"generate-symmetric-key", no_argument, NULL,
+	 OPT_GENERATE_SYMMETRIC_KEY},
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0},
 };
@@ -117,6 +136,9 @@ static const struct option edit_options[] = {
 struct edit_args {
 	pt_device_input_t in;
 	bool generate;
+	bool generate_symmetric_key;
+	const char *digest_password_src; /* where to read the secret from */
+	const char *symmetric_key_src;
 	bool help;
 	int given;
 };
@@ -160,6 +182,18 @@ static int parse_edit(int argc, char **argv, struct edit_args *a)
 			a->generate = true;
 			a->given++;
 			continue;
+		case OPT_DIGEST_PASSWORD:
+			a->digest_password_src = optarg;
+			a->given++;
+			continue;
+		case OPT_SYMMETRIC_KEY:
+			a->symmetric_key_src = optarg;
+			a->given++;
+			continue;
+		case OPT_GENERATE_SYMMETRIC_KEY:
+			a->generate_symmetric_key = true;
+			a->given++;
+			continue;
 		case 'h':
 			fputs(edit_help, stdout);
 			a->help = true;
@@ -176,6 +210,9 @@ static int parse_edit(int argc, char **argv, struct edit_args *a)
 	if (a->generate && a->in.auth_string)
 		return pt_cli_usage_error("give --auth-string or "
 					  "--generate-auth-string, not both");
+	if (a->generate_symmetric_key && a->symmetric_key_src)
+		return pt_cli_usage_error("give --symmetric-key or "
+					  "--generate-symmetric-key, not both");
 	a->in.name = argv[optind];
 	return PT_EXIT_OK;
 }
@@ -183,7 +220,7 @@ static int parse_edit(int argc, char **argv, struct edit_args *a)
 /* Shows a device after add/update: JSON as `device show`, or one line. */
 static int report_written(pt_cli_t *cli, const Pt__Device *dev,
 			  const Pt__Profile *profile, const char *verb,
-			  const char *generated)
+			  const char *generated, const char *generated_key)
 {
 	if (cli->json) {
 		char buf[PT_AUTH_STRING_MAX + 1];
@@ -195,6 +232,8 @@ static int report_written(pt_cli_t *cli, const Pt__Device *dev,
 	if (generated)
 		printf("authentication string for %s: %s\n", dev->name,
 		       generated);
+	if (generated_key)
+		printf("symmetric key for %s: %s\n", dev->name, generated_key);
 	return PT_EXIT_OK;
 }
 
@@ -224,10 +263,48 @@ static int edit(pt_cli_t *cli, int argc, char **argv, bool add)
 					     "authentication string");
 		a.in.auth_string = generated;
 	}
+	/* Secrets are read before the transaction: a prompt must not hold
+	 * the store's write lock. */
+	char digest_password[PT_PASSWORD_MAX + 1] = "";
+	char symkey[PT_PASSWORD_MAX + 1] = "";
+	char msg[PATH_MAX + 128];
+	if (a.digest_password_src) {
+		if (!*a.digest_password_src)
+			a.in.digest_password = "";
+		else if (pt_cli_secret_read(a.digest_password_src,
+					    "Digest password: ", digest_password,
+					    sizeof digest_password, msg,
+					    sizeof msg) != PT_OK)
+			return pt_cli_refuse("%s", msg);
+		else
+			a.in.digest_password = digest_password;
+	}
+	if (a.symmetric_key_src) {
+		if (!*a.symmetric_key_src)
+			a.in.symmetric_key = "";
+		else if (pt_cli_secret_read(a.symmetric_key_src,
+					    "Symmetric key (hex): ", symkey,
+					    sizeof symkey, msg, sizeof msg) !=
+			 PT_OK) {
+			pt_seal_wipe(digest_password, sizeof digest_password);
+			pt_seal_wipe(generated, sizeof generated);
+			return pt_cli_refuse("%s", msg);
+		} else
+			a.in.symmetric_key = symkey;
+	}
 	const pt_data_key_t *key = NULL;
-	if (a.in.auth_string && *a.in.auth_string &&
-	    !(key = pt_cli_data_key(cli)))
+	bool sealing = (a.in.auth_string && *a.in.auth_string) ||
+		       (a.in.digest_password && *a.in.digest_password) ||
+		       (a.in.symmetric_key && *a.in.symmetric_key) ||
+		       a.generate_symmetric_key ||
+		       /* a kept key is checked against a new model */
+		       (!add && a.in.model);
+	if (sealing && !(key = pt_cli_data_key(cli))) {
+		pt_seal_wipe(digest_password, sizeof digest_password);
+		pt_seal_wipe(symkey, sizeof symkey);
+		pt_seal_wipe(generated, sizeof generated);
 		return PT_EXIT_REFUSED;
+	}
 
 	pt_txn_t *txn = NULL;
 	Pt__Device *existing = NULL, *dev = NULL;
@@ -267,6 +344,14 @@ static int edit(pt_cli_t *cli, int argc, char **argv, bool add)
 		rc = pt_cli_refuse("%s: %s: %s", name, err.field, err.reason);
 		goto out;
 	}
+	if (a.generate_symmetric_key) {
+		if (pt_symkey_generate(pt_symkey_bits(t.model), symkey,
+				       sizeof symkey) != PT_OK) {
+			rc = pt_cli_refuse("cannot generate a symmetric key");
+			goto out;
+		}
+		a.in.symmetric_key = symkey;
+	}
 	r = pt_profile_get(txn, t.profile, &profile);
 	if (r == PT_ERR_NOT_FOUND) {
 		rc = pt_cli_refuse("%s: security_profile: profile '%s' does "
@@ -292,7 +377,8 @@ static int edit(pt_cli_t *cli, int argc, char **argv, bool add)
 		pt_txn_abort(&txn);
 		if (!cli->quiet && !cli->json)
 			printf("device %s unchanged\n", name);
-		rc = cli->json ? report_written(cli, existing, profile, "", NULL)
+		rc = cli->json ? report_written(cli, existing, profile, "", NULL,
+						NULL)
 			       : PT_EXIT_OK;
 		goto out;
 	}
@@ -303,10 +389,13 @@ static int edit(pt_cli_t *cli, int argc, char **argv, bool add)
 		goto out;
 	}
 	rc = report_written(cli, dev, profile, add ? "added" : "updated",
-			    a.generate ? generated : NULL);
+			    a.generate ? generated : NULL,
+			    a.generate_symmetric_key ? symkey : NULL);
 out:
 	pt_txn_abort(&txn);
 	pt_seal_wipe(generated, sizeof generated);
+	pt_seal_wipe(digest_password, sizeof digest_password);
+	pt_seal_wipe(symkey, sizeof symkey);
 	if (existing)
 		pt_record_free(&existing->base);
 	if (dev)

@@ -247,6 +247,12 @@ json_t *pt_device_json(const Pt__Device *dev, const Pt__Profile *profile,
 	json_object_set_new(o, "history", json_integer((json_int_t)dev->n_history));
 	json_object_set_new(o, "hardening", hardening_json(dev->hardening));
 	json_object_set_new(o, "digest_user", json_string(dev->digest_user));
+	/* Secrets other than the auth string are never printed: only
+	 * whether they are set. */
+	json_object_set_new(o, "digest_password_set",
+			    json_boolean(dev->digest_credentials != NULL));
+	json_object_set_new(o, "symmetric_key_set",
+			    json_boolean(dev->manual_symmetric_key != NULL));
 	json_object_set_new(o, "created", pt_json_time(dev->created));
 	json_object_set_new(o, "updated", pt_json_time(dev->updated));
 	return o;
@@ -328,6 +334,10 @@ void pt_device_print(FILE *out, const Pt__Device *dev,
 		pt_toggle_name(h->pc_voice_vlan_access));
 	fprintf(out, "%-22s %s\n", "digest user",
 		*dev->digest_user ? dev->digest_user : "-");
+	fprintf(out, "%-22s %s\n", "digest password",
+		dev->digest_credentials ? "set (sealed)" : "-");
+	fprintf(out, "%-22s %s\n", "symmetric key",
+		dev->manual_symmetric_key ? "set (sealed)" : "-");
 	fprintf(out, "%-22s %s\n", "created",
 		pt_time_format_utc(dev->created, t1, sizeof t1));
 	fprintf(out, "%-22s %s\n", "updated",

@@ -12,6 +12,7 @@
 #include "lib/names.h"
 #include "lib/params.h"
 #include "lib/profiles.h"
+#include "lib/symkey.h"
 
 #define DIGEST_USER_MAX 128
 
@@ -424,6 +425,54 @@ static int apply_digest(const pt_device_input_t *in,
 	return PT_OK;
 }
 
+/* Sets, clears or re-checks the manual symmetric key against the model's
+ * key length. */
+static int apply_symmetric_key(const pt_device_input_t *in,
+			       const pt_device_env_t *env, Pt__Device *dev,
+			       pt_device_error_t *err)
+{
+	const pt_device_secret_t which = PT_DEVICE_SECRET_SYMMETRIC_KEY;
+	unsigned bits = pt_symkey_bits(dev->model);
+	char canonical[PT_SYMKEY_HEX_MAX], current[PT_SYMKEY_HEX_MAX];
+	const char *why = NULL;
+	int r;
+
+	if (in->symmetric_key && !*in->symmetric_key) {
+		pt_device_secret_clear(dev, which);
+		return PT_OK;
+	}
+	if (!in->symmetric_key) {
+		/* A kept key must still fit the (possibly new) model. */
+		if (!dev->manual_symmetric_key || !env->key)
+			return PT_OK;
+		r = pt_device_secret_open(dev, which, env->key, current,
+					  sizeof current);
+		bool fits = r == PT_OK && strlen(current) == bits / 4;
+		pt_seal_wipe(current, sizeof current);
+		if (r == PT_OK && !fits)
+			return refuse(err, "symmetric_key", "model %s takes a "
+				      "%u-bit key; set a new one or clear it",
+				      dev->model, bits);
+		return PT_OK;
+	}
+	if (pt_symkey_canonical(in->symmetric_key, bits, canonical,
+				sizeof canonical, &why) != PT_OK)
+		return refuse(err, "symmetric_key", "%s", why);
+	if (!env->key)
+		return refuse(err, "symmetric_key", "no cluster data key to "
+			      "seal the symmetric key with");
+	r = pt_device_secret_open(dev, which, env->key, current,
+				  sizeof current);
+	bool same = r == PT_OK && strcmp(current, canonical) == 0;
+	pt_seal_wipe(current, sizeof current);
+	if (!same)
+		r = pt_device_secret_set(dev, which, env->key, canonical);
+	else
+		r = PT_OK;
+	pt_seal_wipe(canonical, sizeof canonical);
+	return r;
+}
+
 static int apply_all(const pt_device_input_t *in, const pt_device_target_t *t,
 		     const pt_device_env_t *env, Pt__Device *dev,
 		     pt_device_error_t *err)
@@ -449,7 +498,8 @@ static int apply_all(const pt_device_input_t *in, const pt_device_target_t *t,
 	    (r = apply_operation(in, env, dev->capf, err)) != PT_OK ||
 	    (r = apply_auth(in, env, dev, err)) != PT_OK ||
 	    (r = apply_hardening(in, dev, err)) != PT_OK ||
-	    (r = apply_digest(in, env, dev, err)) != PT_OK)
+	    (r = apply_digest(in, env, dev, err)) != PT_OK ||
+	    (r = apply_symmetric_key(in, env, dev, err)) != PT_OK)
 		return r;
 	dev->updated = env->now;
 	return PT_OK;

@@ -30,6 +30,9 @@
  *   status; completes_by without an operation is refused.
  * - digest_user and the digest password are for SIP devices only; the
  *   password is sealed (device_secrets.h) and never shown.
+ * - A manual symmetric key must have the length the model takes
+ *   (symkey.h); it is stored sealed in lower case.  A model change that
+ *   would leave a key of the wrong length is refused.
  */
 #ifndef PT_LIB_DEVICE_RULES_H
 #define PT_LIB_DEVICE_RULES_H
@@ -67,6 +70,7 @@ typedef struct pt_device_input {
 	const char *pc_voice_vlan_access;
 	const char *digest_user;
 	const char *digest_password;  /* in clear; SIP devices only */
+	const char *symmetric_key;    /* hex, in clear (symkey.h) */
 } pt_device_input_t;
 
 typedef struct pt_device_error {

@@ -235,6 +235,78 @@ START_TEST(generated_auth_string)
 }
 END_TEST
 
+/* Digest password and manual key: read from a source, sealed in the
+ * store, shown only as set, the key checked against the model's size. */
+START_TEST(digest_password_and_symmetric_key)
+{
+	pt_run_t r;
+	char pw_src[4200], key_src[4200], path[4096];
+	snprintf(path, sizeof path, "%s/pw.txt", dir);
+	pt_test_write_file(path, "Dig3st-secret-42\n");
+	snprintf(pw_src, sizeof pw_src, "file:%s", path);
+	snprintf(path, sizeof path, "%s/key.txt", dir);
+	pt_test_write_file(path, "00112233445566778899AABBCCDDEEFF\n");
+	snprintf(key_src, sizeof key_src, "file:%s", path);
+
+	pt_fixture_cli(&r, NULL, dir, "device", "add", "SEP001122334455",
+		       "--model", "7960", "--protocol", "sip", "--digest-user",
+		       "alice", "--digest-password", pw_src,
+		       "--symmetric-key", key_src, NULL);
+	ck_assert_msg(r.status == 0, "%s", r.err);
+	pt_run_clear(&r);
+
+	snprintf(path, sizeof path, "%s/store/data.mdb", dir);
+	size_t len = 0;
+	char *bytes = pt_test_read_file(path, &len);
+	ck_assert_ptr_null(memmem(bytes, len, "Dig3st-secret-42", 16));
+	ck_assert_ptr_null(memmem(bytes, len, "00112233445566778899", 20));
+	ck_assert_ptr_null(memmem(bytes, len, "00112233445566778899aa", 22));
+	free(bytes);
+
+	json_t *j = show_json("SEP001122334455");
+	ck_assert(json_is_true(json_object_get(j, "digest_password_set")));
+	ck_assert(json_is_true(json_object_get(j, "symmetric_key_set")));
+	char *dump = json_dumps(j, 0);
+	ck_assert_ptr_null(strstr(dump, "Dig3st"));
+	free(dump);
+	json_decref(j);
+
+	/* A 7960 takes 128 bits: a 256-bit key is refused, store unchanged;
+	 * moving to a model that takes 256 bits with the old key too. */
+	pt_fixture_state_t before;
+	pt_fixture_state(dir, &before);
+	snprintf(path, sizeof path, "%s/key.txt", dir);
+	pt_test_write_file(path, "00112233445566778899AABBCCDDEEFF"
+				 "00112233445566778899AABBCCDDEEFF\n");
+	pt_fixture_cli(&r, NULL, dir, "device", "update", "SEP001122334455",
+		       "--symmetric-key", key_src, NULL);
+	assert_refused(&r, &before, "symmetric_key");
+	pt_fixture_cli(&r, NULL, dir, "device", "update", "SEP001122334455",
+		       "--model", "8841", NULL);
+	assert_refused(&r, &before, "symmetric_key");
+
+	/* Generated: printed once, of the model's size; "" clears. */
+	pt_fixture_cli(&r, NULL, dir, "device", "update", "SEP001122334455",
+		       "--generate-symmetric-key", NULL);
+	ck_assert_msg(r.status == 0, "%s", r.err);
+	const char *p = strstr(r.out, "symmetric key for SEP001122334455: ");
+	ck_assert_ptr_nonnull(p);
+	char shown[80] = "";
+	sscanf(strchr(p, ':') + 2, "%79s", shown);
+	ck_assert_uint_eq(strlen(shown), 32);
+	ck_assert_uint_eq(strspn(shown, "0123456789abcdef"), 32);
+	pt_run_clear(&r);
+	pt_fixture_cli(&r, NULL, dir, "device", "update", "SEP001122334455",
+		       "--symmetric-key", "", "--digest-password", "", NULL);
+	ck_assert_msg(r.status == 0, "%s", r.err);
+	pt_run_clear(&r);
+	j = show_json("SEP001122334455");
+	ck_assert(json_is_false(json_object_get(j, "digest_password_set")));
+	ck_assert(json_is_false(json_object_get(j, "symmetric_key_set")));
+	json_decref(j);
+}
+END_TEST
+
 START_TEST(update_changes_only_given_fields)
 {
 	pt_run_t r;
@@ -529,6 +601,7 @@ static Suite *device_suite(void)
 	tcase_add_test(tc, add_show_round_trip);
 	tcase_add_test(tc, auth_string_not_in_store_file);
 	tcase_add_test(tc, generated_auth_string);
+	tcase_add_test(tc, digest_password_and_symmetric_key);
 	tcase_add_test(tc, update_changes_only_given_fields);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("refusals");
