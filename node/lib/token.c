@@ -150,6 +150,67 @@ static int pem_cert(const char *name, const unsigned char *der, long len,
 	return PT_OK;
 }
 
+static int check_rounds(const ASN1_INTEGER *iter, const char *what,
+			pt_token_diag_t *d)
+{
+	long n = iter ? ASN1_INTEGER_get(iter) : 1;
+	if (n < 1 || n > PT_TOKEN_KDF_ITER_MAX)
+		return fail(d, PT_ERR_TOO_LARGE,
+			    "the %s asks for %ld key derivation rounds (at "
+			    "most %ld are run)",
+			    what, n, PT_TOKEN_KDF_ITER_MAX);
+	return PT_OK;
+}
+
+/* The rounds an encrypted PKCS#8 key asks for, checked before the
+ * decoder runs them: PBES2 with PBKDF2, or a PKCS#5 v1 / PKCS#12 PBE.
+ * Other schemes (scrypt has OpenSSL's own memory cap) pass. */
+static int pkcs8_rounds(const unsigned char *der, long len,
+			pt_token_diag_t *d)
+{
+	const unsigned char *p = der;
+	const X509_ALGOR *alg = NULL;
+	PBE2PARAM *pbe2 = NULL;
+	PBKDF2PARAM *kdf = NULL;
+	PBEPARAM *pbe = NULL;
+	int r = PT_OK;
+	X509_SIG *sig = d2i_X509_SIG(NULL, &p, len);
+	if (!sig || p != der + len) {
+		r = fail(d, PT_ERR_MALFORMED,
+			 "the encrypted private key does not decode");
+		goto out;
+	}
+	X509_SIG_get0(sig, &alg, NULL);
+	int nid = OBJ_obj2nid(alg->algorithm);
+	if (nid == NID_pbes2) {
+		pbe2 = ASN1_TYPE_unpack_sequence(ASN1_ITEM_rptr(PBE2PARAM),
+						 alg->parameter);
+		if (pbe2 && pbe2->keyfunc &&
+		    OBJ_obj2nid(pbe2->keyfunc->algorithm) == NID_id_pbkdf2) {
+			kdf = ASN1_TYPE_unpack_sequence(
+				ASN1_ITEM_rptr(PBKDF2PARAM),
+				pbe2->keyfunc->parameter);
+			if (kdf)
+				r = check_rounds(kdf->iter,
+						 "encrypted private key", d);
+		}
+	} else if (alg->parameter &&
+		   alg->parameter->type == V_ASN1_SEQUENCE) {
+		pbe = ASN1_TYPE_unpack_sequence(ASN1_ITEM_rptr(PBEPARAM),
+						alg->parameter);
+		if (pbe)
+			r = check_rounds(pbe->iter, "encrypted private key",
+					 d);
+	}
+out:
+	PBEPARAM_free(pbe);
+	PBKDF2PARAM_free(kdf);
+	PBE2PARAM_free(pbe2);
+	X509_SIG_free(sig);
+	ERR_clear_error();
+	return r;
+}
+
 /* One PEM block: its name decides what it is. */
 static int pem_block(const char *name, const char *header,
 		     const unsigned char *der, long der_len,
@@ -170,6 +231,8 @@ static int pem_block(const char *name, const char *header,
 		s->key_text_len = text_len;
 		s->key_encrypted = strcmp(name, PEM_STRING_PKCS8) == 0 ||
 				   (header && strstr(header, "ENCRYPTED"));
+		if (strcmp(name, PEM_STRING_PKCS8) == 0)
+			return pkcs8_rounds(der, der_len, d);
 		return PT_OK;
 	}
 	/* Curve or DH parameters written beside a key say nothing about
@@ -308,9 +371,16 @@ static int p12_open(const uint8_t *data, size_t len, PKCS12 **out,
 static int p12_password(PKCS12 *p12, const char *password, const char **use,
 			pt_token_diag_t *d)
 {
+	const ASN1_INTEGER *iter = NULL;
 	*use = password;
 	if (!PKCS12_mac_present(p12))
-		return PT_OK;
+		return fail(d, PT_ERR_INVALID,
+			    "the PKCS#12 file has no integrity MAC: export "
+			    "it with a password");
+	PKCS12_get0_mac(NULL, NULL, NULL, &iter, p12);
+	int r = check_rounds(iter, "PKCS#12 MAC", d);
+	if (r != PT_OK)
+		return r;
 	int ok;
 	if (password) {
 		ok = PKCS12_verify_mac(p12, password, -1);
@@ -346,18 +416,10 @@ static int p12_parse(const uint8_t *data, size_t len, const char *password,
 		goto out;
 	if (!PKCS12_parse(p12, use, key, &cert, &ca)) {
 		ERR_clear_error();
-		if (!password && !PKCS12_mac_present(p12)) {
-			if (d)
-				d->need_password = true;
-			r = fail(d, PT_ERR_AUTH,
-				 "the PKCS#12 contents are encrypted: the "
-				 "password is needed");
-		} else {
-			r = fail(d, PT_ERR_CRYPTO,
-				 "cannot open the PKCS#12 contents (wrong "
-				 "password, or a legacy cipher such as RC2 "
-				 "this OpenSSL lacks: re-export with AES)");
-		}
+		r = fail(d, PT_ERR_CRYPTO,
+			 "cannot open the PKCS#12 contents (a legacy cipher "
+			 "such as RC2 this OpenSSL lacks? re-export with "
+			 "AES)");
 		goto out;
 	}
 	int n_ca = ca ? sk_X509_num(ca) : 0;

@@ -27,6 +27,10 @@
 #define PT_TOKEN_FILE_MAX (256u * 1024u)
 /* PEM blocks (certificates and keys) looked at in one file. */
 #define PT_TOKEN_PEM_BLOCKS_MAX 16u
+/* Password-based key derivation (encrypted PKCS#8, the PKCS#12 MAC) is
+ * slow by design; a file asking for more rounds than this is refused
+ * before any are run.  Tools write 2048 to a few hundred thousand. */
+#define PT_TOKEN_KDF_ITER_MAX 1000000L
 
 typedef enum pt_token_form {
 	PT_TOKEN_FORM_UNKNOWN = 0,
@@ -60,12 +64,15 @@ pt_token_form_t pt_token_detect(const uint8_t *data, size_t len);
  * file; a PKCS#12 file without a password, or with an empty one, opens
  * with NULL.  On success *out is the caller's (pt_token_destroy).
  * Errors, each with diag (may be NULL) filled:
- *   PT_ERR_TOO_LARGE  over PT_TOKEN_FILE_MAX or too many PEM blocks;
+ *   PT_ERR_TOO_LARGE  over PT_TOKEN_FILE_MAX, too many PEM blocks, or
+ *                     more than PT_TOKEN_KDF_ITER_MAX derivation rounds;
  *   PT_ERR_MALFORMED  neither PEM nor PKCS#12, a block that does not
  *                     decode, trailing bytes after the PKCS#12 structure;
  *   PT_ERR_AUTH       a password is needed (diag->need_password) or the
  *                     one given is wrong;
- *   PT_ERR_INVALID    no private key, several keys, no certificate, no
+ *   PT_ERR_INVALID    a PKCS#12 file without an integrity MAC (its
+ *                     password would be checked by nothing), no private
+ *                     key, several keys, no certificate, no
  *                     certificate that belongs to the key (or several
  *                     different ones that do), a key that is not RSA or
  *                     of another size;

@@ -1,6 +1,8 @@
 /* SAST token files: PEM, encrypted PEM and PKCS#12 made with OpenSSL (its
  * APIs and the openssl command), and every refusal the loader names. */
 #include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/pkcs12.h>
 #include <openssl/x509.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -408,6 +410,62 @@ START_TEST(malformed_input)
 }
 END_TEST
 
+/* Derivation rounds are checked before any is run; a PKCS#12 file must
+ * carry its MAC. */
+START_TEST(bounded_work)
+{
+	BIO *b = BIO_new(BIO_s_mem());
+	X509_SIG *p8 = NULL;
+	PKCS8_PRIV_KEY_INFO *inf = EVP_PKEY2PKCS8(rsa1024);
+	ck_assert_ptr_nonnull(inf);
+	p8 = PKCS8_encrypt(-1, EVP_aes_128_cbc(), "pw", 2, NULL, 0,
+			   (int)PT_TOKEN_KDF_ITER_MAX + 1, inf);
+	ck_assert_ptr_nonnull(p8);
+	ck_assert(PEM_write_bio_X509(b, cert_1024));
+	ck_assert(PEM_write_bio_PKCS8(b, p8));
+	char *data = NULL;
+	long n = BIO_get_mem_data(b, &data);
+	expect_refusal((const uint8_t *)data, (size_t)n, "pw",
+		       PT_ERR_TOO_LARGE, "key derivation rounds", false);
+	BIO_free(b);
+	X509_SIG_free(p8);
+
+	/* The same key at the cap opens. */
+	b = BIO_new(BIO_s_mem());
+	p8 = PKCS8_encrypt(-1, EVP_aes_128_cbc(), "pw", 2, NULL, 0, 4096, inf);
+	ck_assert(PEM_write_bio_X509(b, cert_1024));
+	ck_assert(PEM_write_bio_PKCS8(b, p8));
+	n = BIO_get_mem_data(b, &data);
+	expect_token((const uint8_t *)data, (size_t)n, "pw", cert_1024, 1024,
+		     PT_TOKEN_FORM_PEM);
+	BIO_free(b);
+	X509_SIG_free(p8);
+	PKCS8_PRIV_KEY_INFO_free(inf);
+
+	PKCS12 *p12 = PKCS12_create("pw", "sast", rsa2048, cert_a, NULL, 0, 0,
+				    0, -1, 0);
+	ck_assert_ptr_nonnull(p12);
+	ck_assert(!PKCS12_mac_present(p12));
+	unsigned char *der = NULL;
+	int len = i2d_PKCS12(p12, &der);
+	ck_assert_int_gt(len, 0);
+	expect_refusal(der, (size_t)len, "pw", PT_ERR_INVALID,
+		       "no integrity MAC", false);
+	OPENSSL_free(der);
+	PKCS12_free(p12);
+
+	p12 = PKCS12_create("pw", "sast", rsa2048, cert_a, NULL, 0, 0, 0,
+			    (int)PT_TOKEN_KDF_ITER_MAX + 1, 0);
+	ck_assert_ptr_nonnull(p12);
+	der = NULL;
+	len = i2d_PKCS12(p12, &der);
+	expect_refusal(der, (size_t)len, "pw", PT_ERR_TOO_LARGE,
+		       "PKCS#12 MAC", false);
+	OPENSSL_free(der);
+	PKCS12_free(p12);
+}
+END_TEST
+
 START_TEST(certificate_only)
 {
 	X509 *x = NULL;
@@ -459,6 +517,7 @@ static Suite *token_suite(void)
 	tcase_add_test(tc, ec_refused);
 	tcase_add_test(tc, missing_parts);
 	tcase_add_test(tc, malformed_input);
+	tcase_add_test(tc, bounded_work);
 	tcase_add_test(tc, certificate_only);
 	suite_add_tcase(s, tc);
 	return s;
