@@ -166,7 +166,11 @@ static int check_input(const pt_phoneconfig_in_t *in)
 	     d->protocol != PT__PROTOCOL__PROTOCOL_SIP) ||
 	    p->protocol != d->protocol)
 		return PT_ERR_INVALID;
+	/* The device rules allow a few code points XML does not (U+FFFE,
+	 * U+FFFF): checked here too so the output stays well-formed. */
 	if (pt_validate_description(d->description, NULL) != PT_OK ||
+	    (d->description &&
+	     !text_ok(d->description, strlen(d->description))) ||
 	    !field_ok(d->model, true))
 		return PT_ERR_INVALID;
 	if ((unsigned)p->security_mode >
@@ -620,6 +624,7 @@ int pt_phoneconfig_encode(const xmlNode *root, uint8_t **out,
 		return PT_ERR_NOMEM;
 	w.n = 0;
 	if ((r = put_document(&w, root)) != PT_OK) {
+		pt_seal_wipe(w.p, w.n);
 		free(w.p);
 		return r;
 	}

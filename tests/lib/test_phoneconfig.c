@@ -504,6 +504,10 @@ START_TEST(hostile_text_escaped)
 	f.in.digest_password = "ab\0cd";
 	f.in.digest_password_len = 5;
 	ck_assert_int_eq(build_err(&f), PT_ERR_INVALID);
+	/* A code point the device rules allow but XML does not. */
+	fixture_init(&f, PT__PROTOCOL__PROTOCOL_SIP);
+	f.dev.description = "not a char \xef\xbf\xbf";
+	ck_assert_int_eq(build_err(&f), PT_ERR_INVALID);
 	/* Descriptions follow the device rules (128 characters). */
 	fixture_init(&f, PT__PROTOCOL__PROTOCOL_SIP);
 	char longdesc[200];
