@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "lib/encconfig.h"
 #include "lib/errors.h"
 #include "lib/minconfig.h"
 #include "lib/phoneconfig.h"
@@ -151,6 +152,8 @@ START_TEST(from_our_full_config)
 	size_t full_len = 0;
 	ck_assert_int_eq(pt_phoneconfig_build(&in, &full, &full_len), PT_OK);
 	ck_assert_ptr_nonnull(strstr((char *)full, "Xq9!digest&amp;pw"));
+	/* What the encrypted-file builder accepts as a configuration. */
+	ck_assert_int_eq(pt_encconfig_check_config(full, full_len), PT_OK);
 
 	char *m = minimal((char *)full, full_len, "");
 	ck_assert_str_eq(m, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
@@ -172,6 +175,8 @@ START_TEST(from_our_full_config)
 	ck_assert_ptr_null(strstr(m, "Xq9"));
 	ck_assert_ptr_null(strstr(m, "frontdesk"));
 	ck_assert_ptr_null(strstr(m, "Reception"));
+	ck_assert_int_eq(pt_encconfig_check_config((uint8_t *)m, strlen(m)),
+			 PT_OK);
 	free(m);
 	free(full);
 }
