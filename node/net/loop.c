@@ -94,21 +94,45 @@ static uint64_t ms_to_ns(uint64_t ms)
 	return ms > UINT64_MAX / NS_PER_MS ? UINT64_MAX : ms * NS_PER_MS;
 }
 
+static pt_loop_t *loop_alloc(void)
+{
+	pt_loop_t *loop = calloc(1, sizeof *loop);
+	if (!loop)
+		return NULL;
+	loop->epfd = -1;
+	loop->sigfd = -1;
+	loop->free_head = UINT32_MAX;
+	loop->next_fd_gen = 1;
+	sigemptyset(&loop->sigmask);
+	return loop;
+}
+
+int pt_loop_new_plain(pt_loop_t **out)
+{
+	*out = NULL;
+	pt_loop_t *loop = loop_alloc();
+	if (!loop)
+		return PT_ERR_NOMEM;
+	loop->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (loop->epfd < 0) {
+		int r = PT_ESYS(errno);
+		pt_loop_destroy(&loop);
+		return r;
+	}
+	*out = loop;
+	return PT_OK;
+}
+
 int pt_loop_new(pt_loop_t **out)
 {
 	pt_loop_t *loop;
 	int r;
 
 	*out = NULL;
-	loop = calloc(1, sizeof *loop);
+	loop = loop_alloc();
 	if (!loop)
 		return PT_ERR_NOMEM;
-	loop->epfd = -1;
-	loop->sigfd = -1;
-	loop->free_head = UINT32_MAX;
-	loop->next_fd_gen = 1;
 
-	sigemptyset(&loop->sigmask);
 	sigaddset(&loop->sigmask, SIGTERM);
 	sigaddset(&loop->sigmask, SIGINT);
 	sigaddset(&loop->sigmask, SIGHUP);
@@ -533,6 +557,10 @@ static void timer_dispatch(pt_loop_t *loop)
 int pt_loop_signal_add(pt_loop_t *loop, int signo, pt_loop_signal_fn fn,
 		       void *data)
 {
+	/* A plain loop has no signalfd: its thread's signals are someone
+	 * else's. */
+	if (loop->sigfd < 0)
+		return PT_ERR_INVALID;
 	/* 32 and 33 are glibc's own (thread cancellation, setxid). */
 	if (signo <= 0 || signo >= NSIG || signo == SIGKILL ||
 	    signo == SIGSTOP || (signo >= 32 && signo < SIGRTMIN))

@@ -47,6 +47,12 @@ typedef void (*pt_loop_signal_fn)(pt_loop_t *loop, int signo, void *data);
  * the loop. */
 int pt_loop_new(pt_loop_t **out);
 
+/* Creates a loop without signal handling (epoll only): it leaves the
+ * calling thread's signal mask alone, and pt_loop_signal_add() on it is
+ * refused (PT_ERR_INVALID).  For worker threads, whose signals belong to
+ * the daemon's main loop.  On success *out owns the loop. */
+int pt_loop_new_plain(pt_loop_t **out);
+
 /* Frees the loop; the fds registered on it stay open and remain their
  * owners' to close.  Accepts NULL and nulls the pointer. */
 void pt_loop_destroy(pt_loop_t **loop);

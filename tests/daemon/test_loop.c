@@ -1,4 +1,5 @@
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -716,6 +717,80 @@ START_TEST(signal_add_refuses)
 }
 END_TEST
 
+/* ---- plain loops (worker threads) ---- */
+
+struct plain_probe {
+	bool mask_untouched;
+	int signal_add;
+	int fired;
+	bool pipe_read;
+	int run;
+};
+
+static void plain_on_timer(pt_loop_t *l, uint64_t id, void *data)
+{
+	struct plain_probe *p = data;
+	(void)id;
+	if (++p->fired == 2)
+		pt_loop_stop(l);
+}
+
+static void plain_on_pipe(pt_loop_t *l, int fd, unsigned events, void *data)
+{
+	struct plain_probe *p = data;
+	char c;
+	(void)l;
+	(void)events;
+	p->pipe_read = read(fd, &c, 1) == 1 && c == 'w';
+}
+
+/* Runs in a thread of its own whose mask starts empty: the plain loop must
+ * leave it so, and still run fds and timers. */
+static void *plain_thread(void *arg)
+{
+	struct plain_probe *p = arg;
+	sigset_t none, now;
+	int fds[2];
+	pt_loop_t *l = NULL;
+
+	sigemptyset(&none);
+	pthread_sigmask(SIG_SETMASK, &none, NULL);
+	if (pt_loop_new_plain(&l) != PT_OK || pipe(fds) != 0)
+		return NULL;
+	pthread_sigmask(SIG_SETMASK, NULL, &now);
+	p->mask_untouched = !sigismember(&now, SIGTERM) &&
+			    !sigismember(&now, SIGINT) &&
+			    !sigismember(&now, SIGHUP);
+	p->signal_add = pt_loop_signal_add(l, SIGTERM, on_signal, NULL);
+	pt_loop_fd_add(l, fds[0], PT_LOOP_READ, plain_on_pipe, p);
+	pt_loop_timer_add(l, 10, 10, plain_on_timer, p, NULL);
+	pt_loop_timer_add(l, GUARD_MS, 0, on_guard, NULL, NULL);
+	if (write(fds[1], "w", 1) != 1)
+		return NULL;
+	p->run = pt_loop_run(l);
+	pt_loop_fd_del(l, fds[0]);
+	close(fds[0]);
+	close(fds[1]);
+	pt_loop_destroy(&l);
+	return NULL;
+}
+
+START_TEST(plain_loop_leaves_signals_alone)
+{
+	struct plain_probe p = {.signal_add = 1, .run = 1};
+	pthread_t t;
+	guard_fired = false;
+	ck_assert_int_eq(pthread_create(&t, NULL, plain_thread, &p), 0);
+	ck_assert_int_eq(pthread_join(t, NULL), 0);
+	ck_assert(p.mask_untouched);
+	ck_assert_int_eq(p.signal_add, PT_ERR_INVALID);
+	ck_assert(p.pipe_read);
+	ck_assert_int_eq(p.fired, 2);
+	ck_assert_int_eq(p.run, PT_OK);
+	ck_assert(!guard_fired);
+}
+END_TEST
+
 START_TEST(destroy_accepts_null)
 {
 	pt_loop_t *none = NULL;
@@ -765,6 +840,10 @@ static Suite *loop_suite(void)
 	tcase_add_test(sig, signal_callbacks);
 	tcase_add_test(sig, signal_add_refuses);
 	suite_add_tcase(s, sig);
+
+	TCase *plain = tcase_create("plain");
+	tcase_add_test(plain, plain_loop_leaves_signals_alone);
+	suite_add_tcase(s, plain);
 	return s;
 }
 
