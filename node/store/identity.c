@@ -86,7 +86,13 @@ int pt_identity_new(const char *node, bool publisher, pt_key_kind_t kind,
 	if (!(id = calloc(1, sizeof *id)))
 		goto out;
 	for (int i = 0; i < n; i++) {
-		r = pt_certs_new_key(kind, &id->key[i]);
+		/* Trust lists, .sgn and .enc.sgn files can only be signed
+		 * with RSA (tlv-files.md §7, signed-files.md §1): the TFTP
+		 * and ITL recovery keys stay RSA whatever kind says. */
+		bool signer = i == PT_IDENTITY_TFTP ||
+			      i == PT_IDENTITY_ITL_RECOVERY;
+		r = pt_certs_new_key(signer ? PT_KEY_RSA2048 : kind,
+				     &id->key[i]);
 		if (r != PT_OK)
 			goto out;
 		r = build_cert((pt_identity_slot_t)i, id->key[i], node, opts,

@@ -31,7 +31,9 @@ const char *pt_identity_slot_name(pt_identity_slot_t slot);
 
 /* Generates keys and certificates in memory (nothing is written): TFTP and
  * TVS for every node, CAPF and ITL recovery too when publisher is true.
- * node must be a valid node name; opts may be NULL.  Free *out with
+ * kind applies to the TVS and CAPF keys; the TFTP and ITL recovery keys
+ * are always RSA-2048, the only signers phones accept for trust lists and
+ * signed files.  node must be a valid node name; opts may be NULL.  Free *out with
  * pt_identity_destroy(). */
 int pt_identity_new(const char *node, bool publisher, pt_key_kind_t kind,
 		    const pt_cert_opts_t *opts, pt_identity_t **out);

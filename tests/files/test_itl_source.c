@@ -459,14 +459,27 @@ START_TEST(refusals)
 			 PT_ERR_NOT_FOUND);
 	ck_assert_ptr_nonnull(strstr(d.text, "TFTP key"));
 
-	/* A node with EC keys cannot sign an ITL. */
+	/* A node made with EC keys: its TVS and CAPF certificates are EC,
+	 * but its TFTP key stays RSA, so it still signs an ITL that lists
+	 * the EC certificates. */
 	char *ec = NULL;
 	ck_assert_int_ne(asprintf(&ec, "%s/ec", root), -1);
 	init_node(ec, "ecpub", "publisher", "ec256");
 	ck_assert_int_eq(pt_store_open(ec, 0, 0, &s), PT_OK);
-	ck_assert_int_eq(pt_itl_source_refresh(s, ec, &info, &d),
-			 PT_ERR_INVALID);
-	ck_assert_ptr_nonnull(strstr(d.text, "RSA"));
+	ck_assert_int_eq(pt_itl_source_refresh(s, ec, &info, &d), PT_OK);
+	uint8_t *itl = NULL;
+	size_t itl_len = 0;
+	ck_assert_int_eq(pt_itl_source_get(s, &itl, &itl_len), PT_OK);
+	pt_tlv_file_t *f = NULL;
+	ck_assert_int_eq(pt_tlv_parse(itl, itl_len, &f, NULL), PT_OK);
+	ck_assert_int_eq(pt_tlv_verify(f, NULL, NULL, NULL), PT_OK);
+	size_t ec_records = 0;
+	for (size_t i = 0; i < f->n_records; i++)
+		if (f->records[i].public_key.len == 65)
+			ec_records++;
+	ck_assert_uint_eq(ec_records, 2); /* CAPF and TVS */
+	pt_tlv_file_destroy(&f);
+	free(itl);
 	pt_store_destroy(&s);
 	free(sub);
 	free(empty);

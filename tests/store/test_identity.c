@@ -85,6 +85,19 @@ START_TEST(publisher_save_and_load)
 			 PT_OK);
 	ck_assert_str_eq(subject, "CN=ITLRECOVERY_pub1");
 	free(subject);
+	/* Asked for EC: TVS and CAPF get it, the file signers stay RSA. */
+	ck_assert_int_eq(EVP_PKEY_get_base_id(pt_identity_key(back,
+							      PT_IDENTITY_TFTP)),
+			 EVP_PKEY_RSA);
+	ck_assert_int_eq(EVP_PKEY_get_base_id(pt_identity_key(
+				 back, PT_IDENTITY_ITL_RECOVERY)),
+			 EVP_PKEY_RSA);
+	ck_assert_int_eq(EVP_PKEY_get_base_id(pt_identity_key(back,
+							      PT_IDENTITY_TVS)),
+			 EVP_PKEY_EC);
+	ck_assert_int_eq(EVP_PKEY_get_base_id(pt_identity_key(back,
+							      PT_IDENTITY_CAPF)),
+			 EVP_PKEY_EC);
 	pt_identity_destroy(&back);
 	ck_assert_ptr_null(back);
 	pt_identity_destroy(&id);
