@@ -76,6 +76,10 @@ int pt_table_out_add(pt_table_out_t *t, const char *const *cells);
 void pt_table_out_print(const pt_table_out_t *t, FILE *out);
 void pt_table_out_destroy(pt_table_out_t **t);
 
+/* Writes len bytes to path (created 0644 or truncated), the whole of
+ * them or an error. */
+int pt_cli_write_file(const char *path, const void *data, size_t len);
+
 /* Hex encoding into a new string (caller frees). */
 char *pt_cli_hex(const uint8_t *data, size_t len);
 

@@ -1,6 +1,9 @@
+#include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "store/datakey.h"
@@ -118,4 +121,27 @@ char *pt_cli_hex(const uint8_t *data, size_t len)
 	}
 	s[len * 2] = '\0';
 	return s;
+}
+
+int pt_cli_write_file(const char *path, const void *data, size_t len)
+{
+	const uint8_t *p = data;
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return PT_ESYS(errno);
+	int r = PT_OK;
+	while (len > 0) {
+		ssize_t w = write(fd, p, len);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0) {
+			r = PT_ESYS(errno);
+			break;
+		}
+		p += w;
+		len -= (size_t)w;
+	}
+	if (close(fd) != 0 && r == PT_OK)
+		r = PT_ESYS(errno);
+	return r;
 }

@@ -599,31 +599,9 @@ static int load_state(pt_cli_t *cli, pt_ctl_state_t **s)
 
 /* ---- verbs ---- */
 
-static int write_all(const char *path, const uint8_t *p, size_t n)
-{
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return PT_ESYS(errno);
-	int r = PT_OK;
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0) {
-			r = PT_ESYS(errno);
-			break;
-		}
-		p += w;
-		n -= (size_t)w;
-	}
-	if (close(fd) != 0 && r == PT_OK)
-		r = PT_ESYS(errno);
-	return r;
-}
-
 static int show_out(pt_cli_t *cli, const pt_ctl_state_t *s, const char *out)
 {
-	int r = write_all(out, s->cluster->ctl.data, s->cluster->ctl.len);
+	int r = pt_cli_write_file(out, s->cluster->ctl.data, s->cluster->ctl.len);
 	if (r != PT_OK)
 		return pt_cli_refuse("cannot write %s: %s", out,
 				     pt_strerror(r));

@@ -68,28 +68,6 @@ static pt_store_t *open_store(pt_cli_t *cli, bool *writable)
 	return pt_cli_store(cli);
 }
 
-static int write_all(const char *path, const uint8_t *p, size_t n)
-{
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return PT_ESYS(errno);
-	int r = PT_OK;
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0) {
-			r = PT_ESYS(errno);
-			break;
-		}
-		p += w;
-		n -= (size_t)w;
-	}
-	if (close(fd) != 0 && r == PT_OK)
-		r = PT_ESYS(errno);
-	return r;
-}
-
 static int report_written(pt_cli_t *cli, const char *path, size_t len,
 			  const pt_itl_source_info_t *info, bool fresh)
 {
@@ -176,7 +154,7 @@ static int verb_show(pt_cli_t *cli, int argc, char **argv)
 
 	int rc;
 	if (out) {
-		r = write_all(out, bytes, len);
+		r = pt_cli_write_file(out, bytes, len);
 		rc = r == PT_OK ? report_written(cli, out, len, &info, fresh)
 				: pt_cli_refuse("cannot write %s: %s", out,
 						pt_strerror(r));

@@ -127,3 +127,55 @@ int pt_cluster_put(pt_txn_t *txn, const Pt__Cluster *cluster)
 	return pt_record_put(txn, PT_TABLE_CLUSTER, PT_CLUSTER_KEY,
 			     strlen(PT_CLUSTER_KEY), &cluster->base);
 }
+
+struct record_list {
+	const ProtobufCMessageDescriptor *desc;
+	ProtobufCMessage **items;
+	size_t n, cap;
+};
+
+static int list_visit(void *ctx, const uint8_t *key, size_t key_len,
+		      const uint8_t *val, size_t val_len)
+{
+	struct record_list *l = ctx;
+	(void)key;
+	(void)key_len;
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 8;
+		ProtobufCMessage **p = realloc(l->items, cap * sizeof *p);
+		if (!p)
+			return PT_ERR_NOMEM;
+		l->items = p;
+		l->cap = cap;
+	}
+	ProtobufCMessage *m = NULL;
+	int r = pt_record_decode(val, val_len, l->desc, &m);
+	if (r != PT_OK)
+		return r;
+	l->items[l->n++] = m;
+	return PT_OK;
+}
+
+int pt_record_list(pt_txn_t *txn, pt_table_t table,
+		   const ProtobufCMessageDescriptor *desc,
+		   ProtobufCMessage ***out, size_t *n)
+{
+	struct record_list l = {.desc = desc};
+	int r = pt_txn_foreach(txn, table, list_visit, &l);
+	if (r != PT_OK) {
+		pt_record_list_free(l.items, l.n);
+		*out = NULL;
+		*n = 0;
+		return r;
+	}
+	*out = l.items;
+	*n = l.n;
+	return PT_OK;
+}
+
+void pt_record_list_free(ProtobufCMessage **list, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		pt_record_free(list[i]);
+	free(list);
+}

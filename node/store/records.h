@@ -32,6 +32,14 @@ int pt_record_decode(const uint8_t *val, size_t val_len,
 		     const ProtobufCMessageDescriptor *desc,
 		     ProtobufCMessage **out);
 
+/* Every record of a small table (nodes, trust), decoded, in key order:
+ * *out is a malloc'd array of *n messages (NULL when empty).  Free with
+ * pt_record_list_free.  PT_ERR_CORRUPT when a record does not decode. */
+int pt_record_list(pt_txn_t *txn, pt_table_t table,
+		   const ProtobufCMessageDescriptor *desc,
+		   ProtobufCMessage ***out, size_t *n);
+void pt_record_list_free(ProtobufCMessage **list, size_t n);
+
 /* Per-table helpers keyed by name. */
 int pt_device_get(pt_txn_t *txn, const char *name, Pt__Device **out);
 int pt_device_put(pt_txn_t *txn, const Pt__Device *dev);
