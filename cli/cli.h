@@ -92,6 +92,7 @@ int pt_cli_capf(pt_cli_t *cli, int argc, char **argv);
 int pt_cli_store_noun(pt_cli_t *cli, int argc, char **argv);
 int pt_cli_node(pt_cli_t *cli, int argc, char **argv);
 int pt_cli_ctl(pt_cli_t *cli, int argc, char **argv);
+int pt_cli_config(pt_cli_t *cli, int argc, char **argv);
 int pt_cli_itl(pt_cli_t *cli, int argc, char **argv);
 int pt_cli_tlv(pt_cli_t *cli, int argc, char **argv);
 int pt_cli_trust(pt_cli_t *cli, int argc, char **argv);

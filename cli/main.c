@@ -18,6 +18,7 @@
 #pragma weak pt_cli_store_noun
 #pragma weak pt_cli_node
 #pragma weak pt_cli_ctl
+#pragma weak pt_cli_config
 #pragma weak pt_cli_itl
 #pragma weak pt_cli_tlv
 #pragma weak pt_cli_trust
@@ -39,6 +40,7 @@ static const struct noun nouns[] = {
 	{"store", pt_cli_store_noun, "store digest and maintenance"},
 	{"node", pt_cli_node, "cluster nodes"},
 	{"ctl", pt_cli_ctl, "certificate trust list"},
+	{"config", pt_cli_config, "configuration files phones receive"},
 	{"itl", pt_cli_itl, "identity trust list of this node"},
 	{"tlv", pt_cli_tlv, "show any CTL or ITL file"},
 	{"trust", pt_cli_trust, "trusted certificates by purpose"},

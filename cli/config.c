@@ -1,0 +1,281 @@
+/* phonetrust config: the configuration files phones receive.
+ *
+ * `config show DEVICE` builds, from this node's store and keys, exactly
+ * the bytes a phone asking for SEP<MAC>.cnf.xml, .sgn or .enc.sgn would
+ * get (node/files/config_source.h), or says why it would get File not
+ * found.  With --out the bytes go to a file; without it they go to
+ * standard output when that is not a terminal, and a terminal gets a
+ * summary and the readable part instead of raw binary.
+ */
+#include <getopt.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "files/config_source.h"
+#include "lib/certs.h"
+#include "lib/encconfig.h"
+#include "lib/sgn.h"
+#include "store/datakey.h"
+#include "store/identity.h"
+#include "store/records.h"
+
+static const char config_help[] =
+	"usage: phonetrust config VERB [ARGS...]\n"
+	"\n"
+	"verbs:\n"
+	"  show DEVICE [--form plain|signed|encrypted] [--out FILE] [--json]\n"
+	"                       the configuration file a phone receives\n";
+
+static const char show_help[] =
+	"usage: phonetrust config show DEVICE [--form plain|signed|encrypted]"
+	"\n                             [--out FILE] [--json]\n"
+	"\n"
+	"Builds what the phone DEVICE (SEP + 12 hex digits) receives when it"
+	" asks this\n"
+	"node for SEP<MAC>.cnf.xml (plain), SEP<MAC>.cnf.xml.sgn (signed) or\n"
+	"SEP<MAC>.cnf.xml.enc.sgn (encrypted).  Without --form: the form the"
+	" phone\n"
+	"asks for first (encrypted when its profile encrypts and it has an "
+	"RSA\n"
+	"certificate, signed in a mixed cluster, plain in a non-secure one).\n"
+	"When the phone would get File not found, says why and exits 1.\n"
+	"\n"
+	"  --out FILE   write the exact bytes to FILE\n"
+	"  --json       what would be served (name, form, reason, size), not"
+	" the\n"
+	"               bytes\n"
+	"Without --out the bytes go to standard output unless it is a "
+	"terminal;\n"
+	"a terminal gets a summary and the readable configuration.\n";
+
+/* Signed in a mixed cluster, plain in a non-secure one; the caller then
+ * tries the encrypted form first where signed files are served. */
+static pt_configfiles_kind_t first_request(pt_txn_t *txn)
+{
+	pt_configfiles_kind_t kind = PT_CONFIGFILES_SIGNED;
+	Pt__Cluster *cluster = NULL;
+	if (pt_cluster_get(txn, &cluster) == PT_OK) {
+		if (cluster->security_mode !=
+		    PT__CLUSTER_SECURITY_MODE__CLUSTER_MIXED)
+			kind = PT_CONFIGFILES_PLAIN;
+		pt_record_free(&cluster->base);
+	}
+	return kind;
+}
+
+static json_t *answer_json(const char *name, const pt_config_answer_t *a)
+{
+	json_t *o = json_object();
+	json_object_set_new(o, "name", json_string(name));
+	json_object_set_new(o, "device", json_string(a->device));
+	json_object_set_new(o, "request",
+			    json_string(pt_configfiles_kind_name(a->kind)));
+	json_object_set_new(o, "encryption",
+			    json_string(pt_configfiles_enc_name(a->enc)));
+	json_object_set_new(o, "form", json_string(pt_configfiles_form_name(
+					       a->decision.form)));
+	json_object_set_new(o, "served", json_boolean(a->bytes != NULL));
+	json_object_set_new(o, "reason", json_string(a->reason));
+	if (a->bytes) {
+		uint8_t sha[32];
+		char *hex = NULL;
+		if (pt_certs_sha256(a->bytes, a->len, sha) == PT_OK)
+			hex = pt_cli_hex(sha, sizeof sha);
+		json_object_set_new(o, "size", json_integer((json_int_t)a->len));
+		json_object_set_new(o, "sha256", hex ? json_string(hex)
+						     : json_null());
+		free(hex);
+	}
+	return o;
+}
+
+/* A terminal gets text, never raw signatures or ciphertext. */
+static void print_summary(const char *name, const pt_config_answer_t *a)
+{
+	printf("# %s for %s: %s (%zu bytes)\n# %s\n", name, a->device,
+	       pt_configfiles_form_name(a->decision.form), a->len, a->reason);
+	const uint8_t *text = a->bytes;
+	size_t text_len = a->len;
+	switch (a->decision.form) {
+	case PT_CONFIGFILES_FULL_SIGNED:
+	case PT_CONFIGFILES_MIN_SIGNED: {
+		pt_sgn_file_t f;
+		if (pt_sgn_parse(a->bytes, a->len, &f, NULL) == PT_OK) {
+			printf("# signed by %s, %s, header %zu bytes; "
+			       "payload:\n",
+			       f.signer, pt_sgn_digest_name(f.digest),
+			       f.raw.header_len);
+			text = f.payload;
+			text_len = f.payload_len;
+		}
+		break;
+	}
+	case PT_CONFIGFILES_ENCRYPTED_FULL: {
+		pt_encconfig_file_t f;
+		if (pt_encconfig_parse(a->bytes, a->len, &f, NULL) == PT_OK)
+			printf("# signed by %s; AES-128-CBC ciphertext of "
+			       "%zu bytes, key wrapped for a %u-bit RSA key; "
+			       "use --out to get the file\n",
+			       f.sgn.signer, f.ciphertext_len, f.key_bits);
+		return;
+	}
+	default:
+		break;
+	}
+	fwrite(text, 1, text_len, stdout);
+}
+
+static int parse_form(const char *s, pt_configfiles_kind_t *out)
+{
+	static const struct {
+		const char *name;
+		pt_configfiles_kind_t kind;
+	} forms[] = {{"plain", PT_CONFIGFILES_PLAIN},
+		     {"signed", PT_CONFIGFILES_SIGNED},
+		     {"encrypted", PT_CONFIGFILES_ENCRYPTED}};
+	for (size_t i = 0; i < sizeof forms / sizeof forms[0]; i++)
+		if (strcasecmp(s, forms[i].name) == 0) {
+			*out = forms[i].kind;
+			return PT_OK;
+		}
+	return PT_ERR_INVALID;
+}
+
+/* The answer for one request name, with the node's keys. */
+static int build_answer(pt_cli_t *cli, pt_txn_t *txn, const char *name,
+			pt_config_answer_t *ans)
+{
+	pt_identity_t *id = NULL;
+	int r = pt_identity_load(cli->data_dir, &id);
+	if (r != PT_OK)
+		return pt_cli_refuse("cannot load this node's TFTP key from "
+				     "%s: %s", cli->data_dir, pt_strerror(r));
+	pt_data_key_t key;
+	bool have_key = pt_datakey_load(cli->data_dir, &key) == PT_OK;
+	pt_config_keys_t keys = {
+		.tftp_key = pt_identity_key(id, PT_IDENTITY_TFTP),
+		.tftp_cert = pt_identity_cert(id, PT_IDENTITY_TFTP),
+		.data_key = have_key ? &key : NULL,
+	};
+	r = pt_config_source_build(txn, &keys, name, 0, ans);
+	pt_seal_wipe(&key, sizeof key);
+	pt_identity_destroy(&id);
+	if (r != PT_OK)
+		return pt_cli_refuse("%s: %s", name, ans->reason);
+	return PT_EXIT_OK;
+}
+
+static int verb_show(pt_cli_t *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"form", required_argument, NULL, 'f'},
+		{"out", required_argument, NULL, 'o'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	const char *out = NULL, *form = NULL;
+	int c;
+	optind = 0;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'h':
+			fputs(show_help, stdout);
+			return PT_EXIT_OK;
+		case 'f': form = optarg; break;
+		case 'o': out = optarg; break;
+		default:
+			return pt_cli_usage_error("unknown option or missing "
+						  "value near '%s'",
+						  argv[optind - 1]);
+		}
+	}
+	if (optind != argc - 1)
+		return pt_cli_usage_error("show takes exactly one device name");
+	const char *device = argv[optind];
+	char mac[PT_CONFIGFILES_MAC_LEN + 1], canon[PT_CONFIGFILES_MAC_LEN + 4];
+	if (pt_configfiles_device_mac(device, mac) != PT_OK)
+		return pt_cli_refuse("%s is not a phone (SEP followed by 12 "
+				     "hex digits)", device);
+	snprintf(canon, sizeof canon, "SEP%s", mac);
+	pt_configfiles_kind_t kind = PT_CONFIGFILES_SIGNED;
+	if (form && parse_form(form, &kind) != PT_OK)
+		return pt_cli_usage_error("--form must be plain, signed or "
+					  "encrypted");
+
+	pt_store_t *store = pt_cli_store(cli);
+	if (!store)
+		return PT_EXIT_REFUSED;
+	pt_txn_t *txn = NULL;
+	int r = pt_txn_begin(store, false, NULL, &txn);
+	if (r != PT_OK)
+		return pt_cli_refuse("cannot read the store: %s",
+				     pt_strerror(r));
+	pt_config_answer_t ans = {0};
+	char name[PT_CONFIGFILES_NAME_MAX];
+	int rc = PT_EXIT_OK;
+	if (!form) {
+		/* The phone's first request: encrypted when that is served,
+		 * else the signed or plain form of the cluster's mode. */
+		kind = first_request(txn);
+		if (kind == PT_CONFIGFILES_SIGNED) {
+			pt_configfiles_build_name(PT_CONFIGFILES_ENCRYPTED, mac,
+						  name, sizeof name);
+			rc = build_answer(cli, txn, name, &ans);
+			if (rc == PT_EXIT_OK && ans.bytes)
+				kind = PT_CONFIGFILES_ENCRYPTED;
+			pt_config_answer_clear(&ans);
+		}
+	}
+	if (rc == PT_EXIT_OK) {
+		pt_configfiles_build_name(kind, mac, name, sizeof name);
+		rc = build_answer(cli, txn, name, &ans);
+	}
+	pt_txn_abort(&txn);
+	if (rc != PT_EXIT_OK)
+		goto out;
+	if (!ans.bytes) {
+		if (cli->json)
+			pt_cli_print_json(answer_json(name, &ans));
+		rc = pt_cli_refuse("%s: File not found for the phone: %s", name,
+				   ans.reason);
+		goto out;
+	}
+	if (out) {
+		r = pt_cli_write_file(out, ans.bytes, ans.len);
+		if (r != PT_OK) {
+			rc = pt_cli_refuse("cannot write %s: %s", out,
+					   pt_strerror(r));
+			goto out;
+		}
+		if (cli->json)
+			rc = pt_cli_print_json(answer_json(name, &ans));
+		else if (!cli->quiet)
+			printf("wrote %s (%s, %zu bytes) to %s\n", name,
+			       pt_configfiles_form_name(ans.decision.form),
+			       ans.len, out);
+	} else if (cli->json) {
+		rc = pt_cli_print_json(answer_json(name, &ans));
+	} else if (isatty(STDOUT_FILENO)) {
+		print_summary(name, &ans);
+	} else {
+		fwrite(ans.bytes, 1, ans.len, stdout);
+	}
+out:
+	pt_config_answer_clear(&ans);
+	return rc;
+}
+
+int pt_cli_config(pt_cli_t *cli, int argc, char **argv)
+{
+	static const pt_cli_verb_t verbs[] = {
+		{"show", verb_show},
+	};
+	return pt_cli_dispatch(cli, argc, argv, verbs,
+			       sizeof verbs / sizeof verbs[0], config_help);
+}
