@@ -150,6 +150,25 @@ static bool with_credentials(const pt_phoneconfig_in_t *in)
 	       in->device->digest_user && in->device->digest_user[0];
 }
 
+static int check_servers(const pt_phoneconfig_cm_t *cms, size_t cm_count,
+			 const pt_phoneconfig_tvs_t *tvs, size_t tvs_count)
+{
+	if (cm_count > PT_PHONECONFIG_SERVERS_MAX || (cm_count && !cms) ||
+	    tvs_count > PT_PHONECONFIG_SERVERS_MAX || (tvs_count && !tvs))
+		return PT_ERR_INVALID;
+	for (size_t i = 0; i < cm_count; i++) {
+		const pt_phoneconfig_cm_t *c = &cms[i];
+		if (!field_ok(c->host, false) || !field_ok(c->name, true) ||
+		    c->sccp_port > PORT_MAX || c->sip_port > PORT_MAX ||
+		    c->sip_tls_port > PORT_MAX)
+			return PT_ERR_INVALID;
+	}
+	for (size_t i = 0; i < tvs_count; i++)
+		if (!field_ok(tvs[i].host, false) || tvs[i].port > PORT_MAX)
+			return PT_ERR_INVALID;
+	return PT_OK;
+}
+
 static int check_input(const pt_phoneconfig_in_t *in)
 {
 	const Pt__Device *d;
@@ -185,22 +204,9 @@ static int check_input(const pt_phoneconfig_in_t *in)
 		return PT_ERR_INVALID;
 	if (!field_ok(in->capf_host, false) || in->capf_port > PORT_MAX)
 		return PT_ERR_INVALID;
-	if (in->cm_count > PT_PHONECONFIG_SERVERS_MAX ||
-	    (in->cm_count && !in->cms) ||
-	    in->tvs_count > PT_PHONECONFIG_SERVERS_MAX ||
-	    (in->tvs_count && !in->tvs))
+	if (check_servers(in->cms, in->cm_count, in->tvs, in->tvs_count) !=
+	    PT_OK)
 		return PT_ERR_INVALID;
-	for (size_t i = 0; i < in->cm_count; i++) {
-		const pt_phoneconfig_cm_t *c = &in->cms[i];
-		if (!field_ok(c->host, false) || !field_ok(c->name, true) ||
-		    c->sccp_port > PORT_MAX || c->sip_port > PORT_MAX ||
-		    c->sip_tls_port > PORT_MAX)
-			return PT_ERR_INVALID;
-	}
-	for (size_t i = 0; i < in->tvs_count; i++)
-		if (!field_ok(in->tvs[i].host, false) ||
-		    in->tvs[i].port > PORT_MAX)
-			return PT_ERR_INVALID;
 	if (!field_ok(in->load_information, true) || in->ip_address_mode > 2)
 		return PT_ERR_INVALID;
 	if (d->hardening)
@@ -289,16 +295,15 @@ static unsigned long port_or(uint32_t port, unsigned long dflt)
 	return port ? port : dflt;
 }
 
-static void add_call_managers(builder_t *b, xmlNode *root,
-			      const pt_phoneconfig_in_t *in)
+static void add_cm_group(builder_t *b, xmlNode *parent,
+			 const pt_phoneconfig_cm_t *cms, size_t cm_count)
 {
-	xmlNode *group, *members;
+	xmlNode *members;
 
-	group = add(b, add(b, root, "devicePool", NULL), "callManagerGroup",
-		    NULL);
-	members = add(b, group, "members", NULL);
-	for (size_t i = 0; i < in->cm_count; i++) {
-		const pt_phoneconfig_cm_t *c = &in->cms[i];
+	members = add(b, add(b, parent, "callManagerGroup", NULL), "members",
+		      NULL);
+	for (size_t i = 0; i < cm_count; i++) {
+		const pt_phoneconfig_cm_t *c = &cms[i];
 		xmlNode *member = add(b, members, "member", NULL);
 		xmlNode *cm, *ports;
 
@@ -318,19 +323,36 @@ static void add_call_managers(builder_t *b, xmlNode *root,
 	}
 }
 
-static void add_tvs(builder_t *b, xmlNode *root,
-		    const pt_phoneconfig_in_t *in)
+static void add_tvs(builder_t *b, xmlNode *parent,
+		    const pt_phoneconfig_tvs_t *tvs, size_t tvs_count)
 {
-	xmlNode *members = add(b, add(b, root, "TVS", NULL), "members", NULL);
+	xmlNode *members = add(b, add(b, parent, "TVS", NULL), "members",
+			       NULL);
 
-	for (size_t i = 0; i < in->tvs_count; i++) {
+	for (size_t i = 0; i < tvs_count; i++) {
 		xmlNode *member = add(b, members, "member", NULL);
 
 		set_attr_uint(b, member, "priority", i);
 		add_uint(b, member, "port",
-			 port_or(in->tvs[i].port, PT_PHONECONFIG_TVS_PORT));
-		add(b, member, "address", in->tvs[i].host);
+			 port_or(tvs[i].port, PT_PHONECONFIG_TVS_PORT));
+		add(b, member, "address", tvs[i].host);
 	}
+}
+
+int pt_phoneconfig_add_servers(xmlNode *parent,
+			       const pt_phoneconfig_cm_t *cms, size_t cm_count,
+			       const pt_phoneconfig_tvs_t *tvs,
+			       size_t tvs_count)
+{
+	builder_t b = {NULL, PT_OK};
+
+	if (!parent || parent->type != XML_ELEMENT_NODE || !parent->doc ||
+	    check_servers(cms, cm_count, tvs, tvs_count) != PT_OK)
+		return PT_ERR_INVALID;
+	b.doc = parent->doc;
+	add_cm_group(&b, parent, cms, cm_count);
+	add_tvs(&b, parent, tvs, tvs_count);
+	return b.err;
 }
 
 static void add_sip_profile(builder_t *b, xmlNode *root,
@@ -434,8 +456,9 @@ static int build_tree(builder_t *b, const pt_phoneconfig_in_t *in)
 	add(b, root, "model", d->model);
 	add(b, root, "deviceProtocol", is_sip(in) ? "SIP" : "SCCP");
 	add_uint(b, root, "ipAddressMode", in->ip_address_mode);
-	add_call_managers(b, root, in);
-	add_tvs(b, root, in);
+	add_cm_group(b, add(b, root, "devicePool", NULL), in->cms,
+		     in->cm_count);
+	add_tvs(b, root, in->tvs, in->tvs_count);
 	if (is_sip(in))
 		add_sip_profile(b, root, in);
 	add(b, root, "loadInformation", in->load_information);

@@ -124,6 +124,18 @@ typedef struct pt_phoneconfig_in {
 int pt_phoneconfig_build(const pt_phoneconfig_in_t *in, uint8_t **out,
 			 size_t *out_len);
 
+/* The cluster-wide server lists written exactly as pt_phoneconfig_build
+ * writes them, for files that are not a device's (staticfiles.h):
+ * appends <callManagerGroup> (the element pt_phoneconfig_build puts under
+ * <devicePool>) and <TVS> to parent, an element of a libxml2 document.
+ * Entries are checked as pt_phoneconfig_build checks them (empty lists
+ * allowed): PT_ERR_INVALID, leaving parent untouched; PT_ERR_NOMEM, after
+ * which parent may hold part of the lists (free the document). */
+int pt_phoneconfig_add_servers(xmlNode *parent,
+			       const pt_phoneconfig_cm_t *cms, size_t cm_count,
+			       const pt_phoneconfig_tvs_t *tvs,
+			       size_t tvs_count);
+
 /* Writes the document rooted at root as described above: elements,
  * their attributes (in stored order) and text (text and CDATA nodes, as
  * text); comments and processing instructions are left out.  An element
