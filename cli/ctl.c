@@ -421,6 +421,12 @@ static char *fingerprint(const uint8_t sha[32])
 	return pt_cli_hex(sha, 32);
 }
 
+/* A stored entry's fingerprint; NULL for one without a proper key. */
+static char *entry_fingerprint(const Pt__TrustEntry *e)
+{
+	return e->sha256.len == 32 ? fingerprint(e->sha256.data) : NULL;
+}
+
 static const char *role_text(uint16_t role)
 {
 	const char *n = pt_tlv_role_name(role);
@@ -476,9 +482,7 @@ static void print_summary(const pt_ctl_state_t *s)
 		       s->verify_diag.text);
 	printf("Tokens:\n");
 	for (size_t i = 0; i < s->n_tokens; i++) {
-		char *fp = fingerprint(s->tokens[i]->sha256.len == 32
-					       ? s->tokens[i]->sha256.data
-					       : (const uint8_t *)"");
+		char *fp = entry_fingerprint(s->tokens[i]);
 		printf("  %s %s%s\n", fp ? fp : "?", s->tokens[i]->subject,
 		       i == s->signer && s->verify_err == PT_OK ? " (signer)"
 								: "");
@@ -504,7 +508,7 @@ static void print_summary(const pt_ctl_state_t *s)
 static json_t *token_json(const Pt__TrustEntry *e, bool signer)
 {
 	json_t *o = json_object();
-	char *fp = e->sha256.len == 32 ? fingerprint(e->sha256.data) : NULL;
+	char *fp = entry_fingerprint(e);
 	json_object_set_new(o, "sha256", fp ? json_string(fp) : json_null());
 	json_object_set_new(o, "subject", json_string(e->subject));
 	json_object_set_new(o, "issuer", json_string(e->issuer));
@@ -736,7 +740,7 @@ static int report(pt_cli_t *cli, const pt_ctl_result_t *res, bool init)
 		       s->signer != SIZE_MAX ? s->tokens[s->signer]->subject
 					     : "?");
 		for (size_t i = 0; i < s->n_tokens; i++) {
-			char *fp = fingerprint(s->tokens[i]->sha256.data);
+			char *fp = entry_fingerprint(s->tokens[i]);
 			printf("  token %s %s\n", fp ? fp : "?",
 			       s->tokens[i]->subject);
 			free(fp);

@@ -3,6 +3,9 @@
  * Every refusal must leave the store digest as it was. */
 #include <fcntl.h>
 #include <jansson.h>
+#include <poll.h>
+#include <pty.h>
+#include <sys/wait.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 #include <stdio.h>
@@ -721,6 +724,57 @@ START_TEST(tampered_ctl)
 }
 END_TEST
 
+/* Reads from the pty master into buf (appending) until needle shows up
+ * or the child closes it; bounded by a generous wait per read. */
+static bool pty_wait(int fd, char *buf, size_t cap, size_t *len,
+		     const char *needle)
+{
+	while (!needle || !strstr(buf, needle)) {
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		if (poll(&p, 1, 60000) <= 0)
+			return false;
+		ssize_t n = read(fd, buf + *len, cap - 1 - *len);
+		if (n <= 0)
+			return needle == NULL;
+		*len += (size_t)n;
+		buf[*len] = '\0';
+	}
+	return true;
+}
+
+/* With no --token-pass and a terminal, the password is asked for with
+ * echo off. */
+START_TEST(prompt_on_terminal)
+{
+	int master = -1;
+	pid_t pid = forkpty(&master, NULL, NULL, NULL);
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		execl(pt_test_bin("cli/phonetrust"), "phonetrust", "--data",
+		      pub, "ctl", "init", "--token", f_c, "--token", f_a,
+		      (char *)NULL);
+		_exit(127);
+	}
+	char buf[8192] = "";
+	size_t len = 0;
+	ck_assert_msg(pty_wait(master, buf, sizeof buf, &len,
+			       "Password for token"),
+		      "no prompt: %s", buf);
+	ck_assert_int_eq(write(master, "c-pass\n", 7), 7);
+	pty_wait(master, buf, sizeof buf, &len, NULL);
+	int status = 0;
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	close(master);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		      "status %d: %s", status, buf);
+	ck_assert_msg(!strstr(buf, "c-pass"), "password echoed: %s", buf);
+	ck_assert_ptr_nonnull(strstr(buf, "created CTLFile.tlv"));
+	pt_tlv_file_t *f = stored_ctl();
+	ck_assert(record_is(&f->records[0], PT_TLV_ROLE_SAST, x_c));
+	pt_tlv_file_destroy(&f);
+}
+END_TEST
+
 START_TEST(subscriber_refused)
 {
 	init_node(sub, "sub1", "subscriber");
@@ -780,6 +834,7 @@ static Suite *cli_ctl_suite(void)
 	tcase_add_test(tc, init_two_tokens);
 	tcase_add_test(tc, init_refusals);
 	tcase_add_test(tc, password_sources);
+	tcase_add_test(tc, prompt_on_terminal);
 	tcase_add_test(tc, update_refusals);
 	tcase_add_test(tc, replace_token);
 	tcase_add_test(tc, nonsecure_mode);
