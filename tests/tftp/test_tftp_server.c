@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -777,6 +778,182 @@ START_TEST(server_busy)
 }
 END_TEST
 
+/* ---- 10,000 transfers at once ---- */
+
+#define MANY 10000
+#define MANY_OUTSTANDING 256
+
+static bool read_byte(int fd, char want, int timeout_ms)
+{
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+	char c = 0;
+	if (poll(&p, 1, timeout_ms) <= 0)
+		return false;
+	return read(fd, &c, 1) == 1 && c == want;
+}
+
+/* The client side, in a process of its own: its 10,000 sockets and the
+ * server's 10,000 would not fit under one open-file limit.  Opens every
+ * transfer and holds it (the requests ask for a 60 s timeout, so nothing
+ * is resent meanwhile), reports, waits for the go, then acknowledges
+ * everything to the end.  Exit status 0 on success. */
+static int many_clients(int from_parent, int to_parent)
+{
+	struct rlimit rl;
+	uint16_t srv_port;
+	if (read(from_parent, &srv_port, sizeof srv_port) !=
+	    (ssize_t)sizeof srv_port)
+		return 10;
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return 11;
+	rl.rlim_cur = rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur < MANY + 64)
+		return 12;
+	int *fd = calloc(MANY, sizeof *fd);
+	uint16_t *tid = calloc(MANY, sizeof *tid);
+	int64_t *asked = calloc(MANY, sizeof *asked);
+	struct pollfd *pf = calloc(MANY, sizeof *pf);
+	if (!fd || !tid || !asked || !pf)
+		return 13;
+	struct sockaddr_in to = {.sin_family = AF_INET,
+				 .sin_port = htons(srv_port),
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	uint8_t req[64], buf[1024];
+	const char *opts[] = {"timeout", "60"};
+	size_t n = request(req, PT_TFTP_RRQ, "hello.txt", "octet", opts, 2);
+	for (int i = 0; i < MANY; i++) {
+		fd[i] = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+		struct sockaddr_in me = {.sin_family = AF_INET,
+					 .sin_addr.s_addr =
+						 htonl(INADDR_LOOPBACK)};
+		if (fd[i] < 0 ||
+		    bind(fd[i], (struct sockaddr *)&me, sizeof me) != 0)
+			return 14;
+		pf[i] = (struct pollfd){.fd = fd[i], .events = POLLIN};
+	}
+	/* Phase 1: every transfer answered with its OACK.  Requests go out
+	 * a few hundred at a time; one left unanswered for a second (its
+	 * datagram dropped somewhere) is asked again. */
+	int answered = 0, next = 0, outstanding = 0;
+	int64_t deadline = now_ms() + 120000;
+	while (answered < MANY) {
+		int64_t now = now_ms();
+		if (now > deadline)
+			return 15;
+		while (outstanding < MANY_OUTSTANDING && next < MANY) {
+			sendto(fd[next], req, n, 0, (struct sockaddr *)&to,
+			       sizeof to);
+			asked[next++] = now;
+			outstanding++;
+		}
+		for (int i = 0; i < next; i++) {
+			if (!tid[i] && now - asked[i] > 1000) {
+				sendto(fd[i], req, n, 0,
+				       (struct sockaddr *)&to, sizeof to);
+				asked[i] = now;
+			}
+		}
+		if (poll(pf, (nfds_t)next, 100) < 0)
+			return 16;
+		for (int i = 0; i < next; i++) {
+			if (!(pf[i].revents & POLLIN))
+				continue;
+			struct sockaddr_in from;
+			socklen_t fl = sizeof from;
+			ssize_t got = recvfrom(fd[i], buf, sizeof buf, 0,
+					       (struct sockaddr *)&from, &fl);
+			if (got < 2 || buf[1] != PT_TFTP_OACK)
+				return 17;
+			if (tid[i])
+				return 18; /* two transfers for one request */
+			tid[i] = ntohs(from.sin_port);
+			answered++;
+			outstanding--;
+		}
+	}
+	if (write(to_parent, "R", 1) != 1 || !read_byte(from_parent, 'G',
+							 120000))
+		return 19;
+	/* Phase 2: ACK 0, take the single DATA block, ACK it. */
+	for (int i = 0; i < MANY; i++) {
+		uint8_t ack[4] = {0, PT_TFTP_ACK, 0, 0};
+		to.sin_port = htons(tid[i]);
+		sendto(fd[i], ack, sizeof ack, 0, (struct sockaddr *)&to,
+		       sizeof to);
+	}
+	int done = 0;
+	deadline = now_ms() + 120000;
+	while (done < MANY) {
+		if (now_ms() > deadline)
+			return 20;
+		if (poll(pf, MANY, 100) < 0)
+			return 21;
+		for (int i = 0; i < MANY; i++) {
+			if (!(pf[i].revents & POLLIN))
+				continue;
+			ssize_t got = recv(fd[i], buf, sizeof buf, 0);
+			if (got != 4 + (ssize_t)sizeof text_file - 1 ||
+			    buf[1] != PT_TFTP_DATA || buf[3] != 1 ||
+			    memcmp(buf + 4, text_file, sizeof text_file - 1))
+				return 22;
+			uint8_t ack[4] = {0, PT_TFTP_ACK, 0, 1};
+			to.sin_port = htons(tid[i]);
+			sendto(fd[i], ack, sizeof ack, 0,
+			       (struct sockaddr *)&to, sizeof to);
+			pf[i].events = 0;
+			done++;
+		}
+	}
+	return 0;
+}
+
+START_TEST(ten_thousand_at_once)
+{
+	int p2c[2], c2p[2];
+	ck_assert_int_eq(pipe2(p2c, O_CLOEXEC), 0);
+	ck_assert_int_eq(pipe2(c2p, O_CLOEXEC), 0);
+	/* Forked before the server's threads exist. */
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		close(p2c[1]);
+		close(c2p[0]);
+		_exit(many_clients(p2c[0], c2p[1]));
+	}
+	close(p2c[0]);
+	close(c2p[1]);
+
+	pt_tftp_server_opts_t o = defaults();
+	o.max_transfers = MANY + 100;
+	server_start(&o);
+	ck_assert_int_eq(write(p2c[1], &port, sizeof port),
+			 (ssize_t)sizeof port);
+	bool ready = read_byte(c2p[0], 'R', 180000);
+	pt_tftp_stats_t s = stats();
+	if (!ready) {
+		int status = 0;
+		kill(pid, SIGKILL);
+		waitpid(pid, &status, 0);
+		ck_abort_msg("clients not ready (exit %d); active %llu",
+			     WIFEXITED(status) ? WEXITSTATUS(status) : -1,
+			     (unsigned long long)s.active);
+	}
+	ck_assert_uint_eq(s.active, MANY);
+	ck_assert_uint_eq(s.busy, 0);
+	ck_assert_int_eq(write(p2c[1], "G", 1), 1);
+	int status = 0;
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		      "clients failed: status %d", status);
+	wait_idle();
+	s = stats();
+	ck_assert_uint_eq(s.completed, MANY);
+	ck_assert_uint_eq(s.failed, 0);
+	close(p2c[1]);
+	close(c2p[0]);
+}
+END_TEST
+
 static Suite *server_suite(void)
 {
 	Suite *s = suite_create("tftp_server");
@@ -807,6 +984,12 @@ static Suite *server_suite(void)
 	tcase_add_test(limits, per_client_rate);
 	tcase_add_test(limits, server_busy);
 	suite_add_tcase(s, limits);
+
+	TCase *many = tcase_create("many");
+	tcase_add_checked_fixture(many, setup, teardown);
+	tcase_set_timeout(many, 600);
+	tcase_add_test(many, ten_thousand_at_once);
+	suite_add_tcase(s, many);
 	return s;
 }
 
