@@ -96,7 +96,7 @@ PT_NAMES(toggle, Pt__Toggle, toggle_names, NULL)
 
 static const char *const trust_purpose_names[] = {
 	NULL, "capf", "callmanager", "tvs", "tftp", "sast", "itl-recovery",
-	"legacy-capf"};
+	"legacy-capf", "app-server"};
 PT_NAMES(trust_purpose, Pt__TrustPurpose, trust_purpose_names, NULL)
 
 static const char *const role_names[] = {NULL, "publisher", "subscriber"};

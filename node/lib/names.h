@@ -42,7 +42,8 @@ int pt_transport_parse(const char *s, Pt__Transport *out);
 const char *pt_toggle_name(Pt__Toggle v);
 int pt_toggle_parse(const char *s, Pt__Toggle *out);
 
-/* capf, callmanager, tvs, tftp, sast, itl-recovery, legacy-capf */
+/* capf, callmanager, tvs, tftp, sast, itl-recovery, legacy-capf,
+ * app-server */
 const char *pt_trust_purpose_name(Pt__TrustPurpose v);
 int pt_trust_purpose_parse(const char *s, Pt__TrustPurpose *out);
 
