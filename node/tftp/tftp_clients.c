@@ -21,7 +21,7 @@ struct key {
 struct entry {
 	struct key key;
 	unsigned active;
-	double tokens;
+	int64_t milli;       /* tokens, in thousandths */
 	int64_t refill_ms;   /* tokens were right at this time */
 	int64_t reply_ms;    /* last refusal answered; INT64_MIN: none */
 	uint32_t hnext;      /* hash chain */
@@ -40,7 +40,7 @@ struct shard {
 struct pt_tftp_clients {
 	unsigned per_client_max;
 	unsigned rate;
-	double burst;
+	int64_t burst;       /* in thousandths of a token */
 	uint64_t seed;
 	struct shard shards[SHARDS];
 };
@@ -127,7 +127,7 @@ int pt_tftp_clients_new(unsigned per_client_max, unsigned rate,
 		return PT_ERR_NOMEM;
 	t->per_client_max = per_client_max;
 	t->rate = rate;
-	t->burst = rate ? (double)rate : 1.0;
+	t->burst = (int64_t)(rate ? rate : 1) * 1000;
 	if (getrandom(&t->seed, sizeof t->seed, GRND_NONBLOCK) !=
 	    (ssize_t)sizeof t->seed)
 		t->seed = (uint64_t)(uintptr_t)t; /* still differs per run */
@@ -234,7 +234,7 @@ static uint32_t get(pt_tftp_clients_t *t, struct shard *s, uint64_t h,
 	struct entry *e = &s->e[i];
 	s->free_head = e->hnext;
 	*e = (struct entry){.key = *k,
-			    .tokens = t->burst,
+			    .milli = t->burst,
 			    .refill_ms = now_ms,
 			    .reply_ms = INT64_MIN};
 	uint32_t b = bucket_of(s, h);
@@ -250,9 +250,10 @@ static void refill(const pt_tftp_clients_t *t, struct entry *e,
 {
 	if (now_ms <= e->refill_ms)
 		return;
-	e->tokens += (double)(now_ms - e->refill_ms) * t->rate / 1000.0;
-	if (e->tokens > t->burst)
-		e->tokens = t->burst;
+	/* rate tokens a second is rate thousandths a millisecond: integer
+	 * arithmetic, exact. */
+	int64_t gain = (now_ms - e->refill_ms) * (int64_t)t->rate;
+	e->milli = gain >= t->burst - e->milli ? t->burst : e->milli + gain;
 	e->refill_ms = now_ms;
 }
 
@@ -285,8 +286,8 @@ int pt_tftp_clients_request(pt_tftp_clients_t *t, const struct sockaddr *addr,
 	}
 	struct entry *e = &s->e[i];
 	refill(t, e, now_ms);
-	if (e->tokens >= 1.0) {
-		e->tokens -= 1.0;
+	if (e->milli >= 1000) {
+		e->milli -= 1000;
 		goto out;
 	}
 	r = PT_ERR_DENIED;
@@ -343,7 +344,7 @@ static bool stale(const pt_tftp_clients_t *t, struct entry *e, int64_t now_ms)
 	if (t->rate == 0)
 		return true;
 	refill(t, e, now_ms);
-	return e->tokens >= t->burst;
+	return e->milli >= t->burst;
 }
 
 size_t pt_tftp_clients_expire(pt_tftp_clients_t *t, int64_t now_ms)
