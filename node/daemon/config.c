@@ -34,6 +34,18 @@ enum key_id {
 	K_REPL_KEEP_SEQ,
 	K_REPL_KEEP_DAYS,
 	K_REPL_MAX_SEQ,
+	K_TFTP_ENABLED,
+	K_TFTP_PORT,
+	K_TFTP_BIND_ADDRESS,
+	K_TFTP_WORKERS,
+	K_TFTP_BLKSIZE_MAX,
+	K_TFTP_WINDOWSIZE_MAX,
+	K_TFTP_TIMEOUT,
+	K_TFTP_RETRIES,
+	K_TFTP_MAX_TRANSFERS,
+	K_TFTP_PER_CLIENT_MAX,
+	K_TFTP_PER_CLIENT_RATE,
+	K_TFTP_STATIC_DIR,
 	K_COUNT
 };
 
@@ -62,10 +74,22 @@ static const struct key_def keys[K_COUNT] = {
 	[K_REPL_KEEP_SEQ] = {"replication", "keep_sequences"},
 	[K_REPL_KEEP_DAYS] = {"replication", "keep_days"},
 	[K_REPL_MAX_SEQ] = {"replication", "max_sequences"},
+	[K_TFTP_ENABLED] = {"tftp", "enabled"},
+	[K_TFTP_PORT] = {"tftp", "port"},
+	[K_TFTP_BIND_ADDRESS] = {"tftp", "bind_address"},
+	[K_TFTP_WORKERS] = {"tftp", "workers"},
+	[K_TFTP_BLKSIZE_MAX] = {"tftp", "blksize_max"},
+	[K_TFTP_WINDOWSIZE_MAX] = {"tftp", "windowsize_max"},
+	[K_TFTP_TIMEOUT] = {"tftp", "timeout"},
+	[K_TFTP_RETRIES] = {"tftp", "retries"},
+	[K_TFTP_MAX_TRANSFERS] = {"tftp", "max_transfers"},
+	[K_TFTP_PER_CLIENT_MAX] = {"tftp", "per_client_max"},
+	[K_TFTP_PER_CLIENT_RATE] = {"tftp", "per_client_rate"},
+	[K_TFTP_STATIC_DIR] = {"tftp", "static_dir"},
 };
 
 static const char *const sections[] = {"node", "ports", "publisher",
-				       "services", "replication"};
+				       "services", "replication", "tftp"};
 
 struct parse {
 	const char *path;
@@ -81,6 +105,7 @@ struct parse {
 	char why[768];
 	int key_line[K_COUNT]; /* where each key was set; 0: not set */
 	int svc[3];            /* tftp, tvs, capf: -1 unset, 0 no, 1 yes */
+	uint16_t tftp_port;    /* [tftp] port, when set */
 	pt_config_t cfg;
 };
 
@@ -117,7 +142,7 @@ static void fail_unknown_section(struct parse *p, int line, const char *name)
 {
 	fail(p, line,
 	     "[%s]: unknown section (known: [node], [ports], [publisher], "
-	     "[services], [replication])",
+	     "[services], [replication], [tftp])",
 	     name);
 }
 
@@ -295,6 +320,22 @@ static void set_count(struct parse *p, int line, const struct key_def *k,
 	*field = v;
 }
 
+/* A whole number from min to max into a 32-bit field. */
+static void set_range(struct parse *p, int line, const struct key_def *k,
+		      const char *value, uint32_t min, uint32_t max,
+		      uint32_t *field)
+{
+	uint64_t v;
+	if (pt_parse_uint(value, 0, UINT64_MAX, &v) != PT_OK || v < min ||
+	    v > max) {
+		fail(p, line, "[%s] %s: bad value '%s': expected a whole "
+			      "number from %u to %u",
+		     k->section, k->name, value, min, max);
+		return;
+	}
+	*field = (uint32_t)v;
+}
+
 static void set_service(struct parse *p, int line, const struct key_def *k,
 			const char *value, int *field)
 {
@@ -403,6 +444,61 @@ static void apply(struct parse *p, int line, enum key_id id, const char *value)
 	case K_REPL_MAX_SEQ:
 		set_count(p, line, k, value, UINT64_MAX / 2,
 			  &cfg->repl_max_sequences);
+		break;
+	case K_TFTP_ENABLED:
+		if (!parse_bool(value, &b))
+			fail(p, line, "[tftp] enabled: bad value '%s': "
+				      "expected yes or no",
+			     value);
+		else
+			cfg->tftp_enabled = b;
+		break;
+	case K_TFTP_PORT:
+		set_port(p, line, k, value, &p->tftp_port);
+		break;
+	case K_TFTP_BIND_ADDRESS:
+		if (!valid_ip(value))
+			fail(p, line, "[tftp] bind_address: bad value '%s': "
+				      "expected an IPv4 or IPv6 address",
+			     value);
+		else
+			set_string(p, &cfg->tftp_bind_address, value);
+		break;
+	case K_TFTP_WORKERS:
+		set_range(p, line, k, value, 0, 256, &cfg->tftp_workers);
+		break;
+	case K_TFTP_BLKSIZE_MAX:
+		set_range(p, line, k, value, 8, 65464, &cfg->tftp_blksize_max);
+		break;
+	case K_TFTP_WINDOWSIZE_MAX:
+		set_range(p, line, k, value, 1, 65535,
+			  &cfg->tftp_windowsize_max);
+		break;
+	case K_TFTP_TIMEOUT:
+		set_range(p, line, k, value, 1, 255, &cfg->tftp_timeout);
+		break;
+	case K_TFTP_RETRIES:
+		set_range(p, line, k, value, 0, 100, &cfg->tftp_retries);
+		break;
+	case K_TFTP_MAX_TRANSFERS:
+		set_range(p, line, k, value, 1, 1000000,
+			  &cfg->tftp_max_transfers);
+		break;
+	case K_TFTP_PER_CLIENT_MAX:
+		set_range(p, line, k, value, 0, 1000000,
+			  &cfg->tftp_per_client_max);
+		break;
+	case K_TFTP_PER_CLIENT_RATE:
+		set_range(p, line, k, value, 0, 1000000,
+			  &cfg->tftp_per_client_rate);
+		break;
+	case K_TFTP_STATIC_DIR:
+		if (!*value)
+			fail(p, line, "[tftp] static_dir: must not be empty "
+				      "(leave the key out to serve no plain "
+				      "files)");
+		else
+			set_string(p, &cfg->tftp_static_dir, value);
 		break;
 	case K_COUNT:
 		break;
@@ -522,6 +618,26 @@ static void check_ports(struct parse *p)
 	}
 }
 
+/* [tftp] against the rest: one port, and no engine for a switched-off
+ * service. */
+static void check_tftp(struct parse *p)
+{
+	pt_config_t *cfg = &p->cfg;
+	int at_tftp = p->key_line[K_TFTP_PORT];
+	int at_ports = p->key_line[K_PORT_TFTP];
+	if (at_tftp && at_ports && p->tftp_port != cfg->tftp_port)
+		fail(p, at_tftp,
+		     "[tftp] port: %u differs from [ports] tftp = %u at line "
+		     "%d: set the port in one place",
+		     p->tftp_port, cfg->tftp_port, at_ports);
+	else if (at_tftp)
+		cfg->tftp_port = p->tftp_port;
+	if (cfg->tftp_enabled && !cfg->tftp)
+		fail(p, p->key_line[K_TFTP_ENABLED],
+		     "[tftp] enabled: the TFTP service is switched off "
+		     "([services] tftp = no); switch it on there too");
+}
+
 /* ---- entry points ---- */
 
 void pt_config_clear(pt_config_t *cfg)
@@ -534,6 +650,8 @@ void pt_config_clear(pt_config_t *cfg)
 	free(cfg->pid_file);
 	free(cfg->bind_address);
 	free(cfg->publisher_address);
+	free(cfg->tftp_bind_address);
+	free(cfg->tftp_static_dir);
 	memset(cfg, 0, sizeof *cfg);
 }
 
@@ -550,6 +668,13 @@ static void set_defaults(struct parse *p)
 	cfg->repl_keep_sequences = PT_CONFIG_DEFAULT_KEEP_SEQUENCES;
 	cfg->repl_keep_days = PT_CONFIG_DEFAULT_KEEP_DAYS;
 	cfg->repl_max_sequences = PT_CONFIG_DEFAULT_MAX_SEQUENCES;
+	cfg->tftp_blksize_max = PT_CONFIG_DEFAULT_TFTP_BLKSIZE_MAX;
+	cfg->tftp_windowsize_max = PT_CONFIG_DEFAULT_TFTP_WINDOWSIZE_MAX;
+	cfg->tftp_timeout = PT_CONFIG_DEFAULT_TFTP_TIMEOUT;
+	cfg->tftp_retries = PT_CONFIG_DEFAULT_TFTP_RETRIES;
+	cfg->tftp_max_transfers = PT_CONFIG_DEFAULT_TFTP_MAX_TRANSFERS;
+	cfg->tftp_per_client_max = PT_CONFIG_DEFAULT_TFTP_PER_CLIENT_MAX;
+	cfg->tftp_per_client_rate = PT_CONFIG_DEFAULT_TFTP_PER_CLIENT_RATE;
 	p->svc[0] = p->svc[1] = p->svc[2] = -1;
 }
 
@@ -583,10 +708,14 @@ int pt_config_parse_file(const char *path, pt_config_t *out, char *why,
 			apply_role(&p);
 		if (!p.have_err)
 			check_ports(&p);
+		if (!p.have_err)
+			check_tftp(&p);
 	}
 	if (!p.nomem && !p.have_err && !p.cfg.bind_address)
 		set_string(&p, &p.cfg.bind_address,
 			   PT_CONFIG_DEFAULT_BIND_ADDRESS);
+	if (!p.nomem && !p.have_err && !p.cfg.tftp_bind_address)
+		set_string(&p, &p.cfg.tftp_bind_address, p.cfg.bind_address);
 	if (!p.nomem && !p.have_err)
 		set_string(&p, &p.cfg.path, path);
 

@@ -8,6 +8,9 @@
  *   [publisher] address (host of the publisher; required for a subscriber,
  *               ignored for a publisher)
  *   [services]  tftp, tvs, capf (yes|no)
+ *   [tftp]      enabled (yes|no), port, bind_address, workers, blksize_max,
+ *               windowsize_max, timeout, retries, max_transfers,
+ *               per_client_max, per_client_rate, static_dir
  *
  * node.name, node.role and node.data_dir are required; everything else has
  * a default (see pt_config_parse_file).  Section and key names are
@@ -19,7 +22,9 @@
  * line, the section and key, and why: unknown section or key, bad value,
  * port out of range, duplicate key, a missing required key, a subscriber
  * without a publisher address, CAPF enabled on a subscriber, two services
- * on one TCP port, a syntax error, a line too long.
+ * on one TCP port, [tftp] enabled with [services] tftp = no, [tftp] port
+ * and [ports] tftp set to different ports, a syntax error, a line too
+ * long.
  */
 #ifndef PT_DAEMON_CONFIG_H
 #define PT_DAEMON_CONFIG_H
@@ -41,6 +46,13 @@
 #define PT_CONFIG_DEFAULT_KEEP_SEQUENCES 100000u
 #define PT_CONFIG_DEFAULT_KEEP_DAYS 7u
 #define PT_CONFIG_DEFAULT_MAX_SEQUENCES 1000000u
+#define PT_CONFIG_DEFAULT_TFTP_BLKSIZE_MAX 1468u /* Ethernet MTU 1500 */
+#define PT_CONFIG_DEFAULT_TFTP_WINDOWSIZE_MAX 8u
+#define PT_CONFIG_DEFAULT_TFTP_TIMEOUT 1u
+#define PT_CONFIG_DEFAULT_TFTP_RETRIES 5u
+#define PT_CONFIG_DEFAULT_TFTP_MAX_TRANSFERS 10000u
+#define PT_CONFIG_DEFAULT_TFTP_PER_CLIENT_MAX 32u
+#define PT_CONFIG_DEFAULT_TFTP_PER_CLIENT_RATE 50u
 
 typedef struct pt_config {
 	char *path; /* the file it was read from */
@@ -78,6 +90,22 @@ typedef struct pt_config {
 	uint64_t repl_keep_sequences;
 	uint64_t repl_keep_days;
 	uint64_t repl_max_sequences;
+
+	/* [tftp]: the TFTP server engine.  It runs when both [services] tftp
+	 * and [tftp] enabled say yes; enabled defaults to no.  The port is
+	 * tftp_port above ([tftp] port and [ports] tftp set the same
+	 * value). */
+	bool tftp_enabled;
+	char *tftp_bind_address;       /* default: [ports] bind_address */
+	uint32_t tftp_workers;         /* 0 (default): one per CPU; <= 256 */
+	uint32_t tftp_blksize_max;     /* 8-65464 */
+	uint32_t tftp_windowsize_max;  /* 1-65535 */
+	uint32_t tftp_timeout;         /* seconds, 1-255 */
+	uint32_t tftp_retries;         /* 0-100 */
+	uint32_t tftp_max_transfers;   /* 1-1000000 */
+	uint32_t tftp_per_client_max;  /* 0: no cap */
+	uint32_t tftp_per_client_rate; /* requests/s; 0: no limit */
+	char *tftp_static_dir;         /* plain files served; NULL: none */
 
 	/* Not in the file: interval of the daemon's debug heartbeat. */
 	unsigned heartbeat_ms;
