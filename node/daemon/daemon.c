@@ -12,6 +12,7 @@
 #include "daemon/config.h"
 #include "daemon/daemon_files.h"
 #include "daemon/daemon_repl.h"
+#include "daemon/daemon_tftp.h"
 #include "daemon/pidfile.h"
 #include "lib/errors.h"
 #include "lib/names.h"
@@ -27,6 +28,7 @@ struct daemon {
 	pt_pidfile_t *pidfile;
 	pt_daemon_repl_t *repl;
 	pt_daemon_files_t *files;
+	pt_daemon_tftp_t *tftp;
 	char repl_what[768];
 	uint64_t heartbeat;
 	int stop_signal;
@@ -232,6 +234,11 @@ static void log_ready(struct daemon *d, uint64_t last)
 			list_add(disabled, sizeof disabled, svc[i].name);
 			continue;
 		}
+		if (strcmp(svc[i].name, "tftp") == 0 && d->tftp) {
+			pt_daemon_tftp_describe(d->tftp, item, sizeof item);
+			list_add(running, sizeof running, item);
+			continue;
+		}
 		snprintf(item, sizeof item, "%s (%s %s%s%s:%u)", svc[i].name,
 			 svc[i].proto, lb, cfg->bind_address, rb, svc[i].port);
 		list_add(missing, sizeof missing, item);
@@ -320,12 +327,16 @@ static int start(struct daemon *d)
 			     pt_strerror(r));
 		return r;
 	}
+	r = pt_daemon_tftp_start(&d->cfg, d->log, d->loop, &d->tftp);
+	if (r != PT_OK)
+		return r; /* logged */
 	log_ready(d, last);
 	return PT_OK;
 }
 
 static void stop(struct daemon *d)
 {
+	pt_daemon_tftp_stop(&d->tftp);
 	pt_daemon_repl_stop(&d->repl);
 	pt_daemon_files_stop(&d->files);
 	pt_loop_destroy(&d->loop);

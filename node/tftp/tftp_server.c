@@ -147,8 +147,8 @@ static int check_opts(const pt_tftp_server_opts_t *o)
 	    o->windowsize_max > PT_TFTP_WINDOW_MAX ||
 	    o->timeout < PT_TFTP_TIMEOUT_MIN ||
 	    o->timeout > PT_TFTP_TIMEOUT_MAX || o->max_transfers == 0 ||
-	    o->n_providers == 0 || o->n_providers > PT_TFTP_PROVIDERS_MAX ||
-	    !o->providers)
+	    o->n_providers > PT_TFTP_PROVIDERS_MAX ||
+	    (o->n_providers && !o->providers))
 		return PT_ERR_INVALID;
 	for (size_t i = 0; i < o->n_providers; i++)
 		if (!o->providers[i].lookup)
@@ -196,8 +196,9 @@ int pt_tftp_server_new(const pt_tftp_server_opts_t *opts,
 	srv->per_client_max = opts->per_client_max;
 	srv->per_client_rate = opts->per_client_rate;
 	srv->rcvbuf = opts->rcvbuf ? opts->rcvbuf : PT_TFTP_DEFAULT_RCVBUF;
-	memcpy(srv->providers, opts->providers,
-	       opts->n_providers * sizeof *opts->providers);
+	if (opts->n_providers)
+		memcpy(srv->providers, opts->providers,
+		       opts->n_providers * sizeof *opts->providers);
 	srv->n_providers = opts->n_providers;
 	srv->log = opts->log;
 	raise_nofile(srv);

@@ -67,7 +67,8 @@ typedef struct pt_tftp_server_opts {
 	unsigned per_client_rate;  /* requests/s per address; 0: no limit */
 	unsigned rcvbuf;           /* listening socket SO_RCVBUF; 0: default */
 	const pt_tftp_provider_t *providers; /* asked in this order */
-	size_t n_providers;        /* 1 - PT_TFTP_PROVIDERS_MAX */
+	size_t n_providers;        /* at most PT_TFTP_PROVIDERS_MAX; with
+				    * none, every file is not found */
 	pt_log_t *log;             /* borrowed; may be NULL */
 } pt_tftp_server_opts_t;
 
