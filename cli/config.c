@@ -17,6 +17,7 @@
 
 #include "cli.h"
 #include "files/config_source.h"
+#include "files/static_source.h"
 #include "lib/certs.h"
 #include "lib/encconfig.h"
 #include "lib/sgn.h"
@@ -29,7 +30,11 @@ static const char config_help[] =
 	"\n"
 	"verbs:\n"
 	"  show DEVICE [--form plain|signed|encrypted] [--out FILE] [--json]\n"
-	"                       the configuration file a phone receives\n";
+	"                       the configuration file a phone receives\n"
+	"  static NAME [--dir DIR] [--out FILE] [--json]\n"
+	"                       a static file (XMLDefault.cnf.xml, "
+	"RingList.xml,\n"
+	"                       a file of the TFTP directory) or its .sgn\n";
 
 static const char show_help[] =
 	"usage: phonetrust config show DEVICE [--form plain|signed|encrypted]"
@@ -271,10 +276,191 @@ out:
 	return rc;
 }
 
+/* ---- config static ---- */
+
+static const char static_help[] =
+	"usage: phonetrust config static NAME [--dir DIR] [--out FILE] "
+	"[--json]\n"
+	"\n"
+	"Builds what a phone receives when it asks this node for NAME among"
+	" the static\n"
+	"files: a file of the TFTP static directory DIR (any sub-folder, "
+	"'\\' or '/'),\n"
+	"XMLDefault.cnf.xml and RingList.xml (generated from the nodes table"
+	" and the\n"
+	"ring tones of DIR unless DIR holds one), and NAME.sgn, each of them"
+	" signed\n"
+	"with this node's TFTP key in a mixed cluster.  A non-secure cluster"
+	" signs\n"
+	"nothing.  When the phone would get File not found, says why and "
+	"exits 1.\n"
+	"\n"
+	"  --dir DIR    the TFTP static directory ([tftp] static_dir of "
+	"phonetrustd);\n"
+	"               without it, only the generated files exist\n"
+	"  --out FILE   write the exact bytes to FILE\n"
+	"  --json       what would be served (name, reason, size), not the "
+	"bytes\n"
+	"Without --out the bytes go to standard output unless it is a "
+	"terminal;\n"
+	"a terminal gets a summary and the content when it is text.\n";
+
+static json_t *static_json(const char *name, const pt_static_answer_t *a)
+{
+	json_t *o = json_object();
+	json_object_set_new(o, "name", json_string(name));
+	json_object_set_new(o, "served", json_boolean(a->bytes != NULL));
+	json_object_set_new(o, "served_name", json_string(a->served));
+	json_object_set_new(o, "generated", json_boolean(a->generated));
+	json_object_set_new(o, "signed", json_boolean(a->is_signed));
+	json_object_set_new(o, "reason", json_string(a->reason));
+	if (a->bytes) {
+		uint8_t sha[32];
+		char *hex = NULL;
+		if (pt_certs_sha256(a->bytes, a->len, sha) == PT_OK)
+			hex = pt_cli_hex(sha, sizeof sha);
+		json_object_set_new(o, "size", json_integer((json_int_t)a->len));
+		json_object_set_new(o, "sha256", hex ? json_string(hex)
+						     : json_null());
+		free(hex);
+	}
+	return o;
+}
+
+/* Text a terminal can show: no NUL or control byte but line breaks and
+ * tabs. */
+static bool printable(const uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if ((p[i] < 0x20 && p[i] != '\n' && p[i] != '\r' &&
+		     p[i] != '\t') ||
+		    p[i] == 0x7f)
+			return false;
+	return true;
+}
+
+static void print_static_summary(const pt_static_answer_t *a)
+{
+	printf("# %s: %zu bytes\n# %s\n", a->served, a->len, a->reason);
+	const uint8_t *text = a->bytes;
+	size_t text_len = a->len;
+	pt_sgn_file_t f;
+	if (a->is_signed && pt_sgn_parse(a->bytes, a->len, &f, NULL) == PT_OK) {
+		printf("# signed by %s, %s, header %zu bytes; payload:\n",
+		       f.signer, pt_sgn_digest_name(f.digest),
+		       f.raw.header_len);
+		text = f.payload;
+		text_len = f.payload_len;
+	}
+	if (printable(text, text_len))
+		fwrite(text, 1, text_len, stdout);
+	else
+		printf("# binary content; use --out to get the file\n");
+}
+
+/* The answer for name with the node's TFTP key; a node without one
+ * still serves the plain forms. */
+static int static_answer(pt_cli_t *cli, const char *dir, const char *name,
+			 pt_static_answer_t *ans)
+{
+	pt_store_t *store = pt_cli_store(cli);
+	if (!store)
+		return PT_EXIT_REFUSED;
+	pt_txn_t *txn = NULL;
+	int r = pt_txn_begin(store, false, NULL, &txn);
+	if (r != PT_OK)
+		return pt_cli_refuse("cannot read the store: %s",
+				     pt_strerror(r));
+	pt_identity_t *id = NULL;
+	pt_config_keys_t keys = {0};
+	if (pt_identity_load(cli->data_dir, &id) == PT_OK) {
+		keys.tftp_key = pt_identity_key(id, PT_IDENTITY_TFTP);
+		keys.tftp_cert = pt_identity_cert(id, PT_IDENTITY_TFTP);
+	}
+	pt_static_opts_t opts = {.dir = dir};
+	r = pt_static_source_build(txn, &keys, &opts, name, ans);
+	pt_txn_abort(&txn);
+	pt_identity_destroy(&id);
+	if (r == PT_ERR_INVALID)
+		return pt_cli_refuse("%s: %s (see config show, itl show, ctl "
+				     "show)", name, ans->reason);
+	if (r == PT_ERR_DENIED)
+		return pt_cli_refuse("%s: refused (access violation): %s",
+				     name, ans->reason);
+	if (r != PT_OK)
+		return pt_cli_refuse("%s: %s", name, ans->reason);
+	return PT_EXIT_OK;
+}
+
+static int verb_static(pt_cli_t *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"dir", required_argument, NULL, 'd'},
+		{"out", required_argument, NULL, 'o'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	const char *out = NULL, *dir = NULL;
+	int c;
+	optind = 0;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'h':
+			fputs(static_help, stdout);
+			return PT_EXIT_OK;
+		case 'd': dir = optarg; break;
+		case 'o': out = optarg; break;
+		default:
+			return pt_cli_usage_error("unknown option or missing "
+						  "value near '%s'",
+						  argv[optind - 1]);
+		}
+	}
+	if (optind != argc - 1)
+		return pt_cli_usage_error("static takes exactly one file name");
+	const char *name = argv[optind];
+
+	pt_static_answer_t ans = {0};
+	int rc = static_answer(cli, dir, name, &ans);
+	if (rc != PT_EXIT_OK)
+		goto out;
+	if (!ans.bytes) {
+		if (cli->json)
+			pt_cli_print_json(static_json(name, &ans));
+		rc = pt_cli_refuse("%s: File not found for the phone: %s", name,
+				   ans.reason);
+		goto out;
+	}
+	if (out) {
+		int r = pt_cli_write_file(out, ans.bytes, ans.len);
+		if (r != PT_OK) {
+			rc = pt_cli_refuse("cannot write %s: %s", out,
+					   pt_strerror(r));
+			goto out;
+		}
+		if (cli->json)
+			rc = pt_cli_print_json(static_json(name, &ans));
+		else if (!cli->quiet)
+			printf("wrote %s (%zu bytes) to %s\n", ans.served,
+			       ans.len, out);
+	} else if (cli->json) {
+		rc = pt_cli_print_json(static_json(name, &ans));
+	} else if (isatty(STDOUT_FILENO)) {
+		print_static_summary(&ans);
+	} else {
+		fwrite(ans.bytes, 1, ans.len, stdout);
+	}
+out:
+	pt_static_answer_clear(&ans);
+	return rc;
+}
+
 int pt_cli_config(pt_cli_t *cli, int argc, char **argv)
 {
 	static const pt_cli_verb_t verbs[] = {
 		{"show", verb_show},
+		{"static", verb_static},
 	};
 	return pt_cli_dispatch(cli, argc, argv, verbs,
 			       sizeof verbs / sizeof verbs[0], config_help);
