@@ -1,0 +1,109 @@
+/* Internals shared by the TVS server's files (tvs_server.c: workers and
+ * listeners; tvs_conn.c: one connection; tvs_lookup.c: the store side).
+ * Nothing outside node/tvs includes this. */
+#ifndef PT_TVS_TVS_INTERNAL_H
+#define PT_TVS_TVS_INTERNAL_H
+
+#include <netinet/in.h>
+#include <openssl/ssl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "lib/throttle.h"
+#include "lib/tvs_msg.h"
+#include "lib/tvs_trust.h"
+#include "net/log.h"
+#include "net/loop.h"
+#include "store/store.h"
+#include "tvs/tvs_server.h"
+
+#define TVS_PEER_MAX (INET6_ADDRSTRLEN + 8)
+
+/* Kinds of refusal, each with a throttle of its own per worker. */
+enum tvs_refusal {
+	TVS_R_MALFORMED,
+	TVS_R_HANDSHAKE,
+	TVS_R_BUSY,
+	TVS_R_TIMEOUT,
+	TVS_R_EXPIRED,
+	TVS_R_ERROR,
+	TVS_R_COUNT_
+};
+
+struct tvs_worker;
+
+enum tvs_conn_state {
+	TVS_HANDSHAKE,
+	TVS_READING,
+	TVS_WRITING,
+};
+
+struct tvs_conn {
+	struct tvs_worker *w;
+	struct tvs_conn *prev, *next; /* the worker's open connections */
+	int fd;
+	SSL *ssl;
+	enum tvs_conn_state state;
+	uint64_t timer;
+	unsigned mask; /* interest registered with the loop */
+	uint8_t head[PT_TVS_HEADER_LEN];
+	uint8_t *msg;  /* header and body once the header is read */
+	size_t have;   /* bytes read so far */
+	size_t want;   /* bytes of the whole request (10 until known) */
+	uint8_t out[PT_TVS_RESPONSE_MAX];
+	size_t out_len;
+	char peer[TVS_PEER_MAX];
+};
+
+struct tvs_worker {
+	pt_tvs_server_t *srv;
+	unsigned index;
+	pthread_t thread;
+	bool started;
+	pt_loop_t *loop;
+	int listen_fd;
+	int wake_fd;         /* eventfd: destroy asks the loop to stop */
+	bool listen_paused;  /* out of fds: accept resumes on a timer */
+	struct tvs_conn *conns;
+	pt_throttle_t throttle[TVS_R_COUNT_];
+};
+
+struct pt_tvs_server {
+	struct sockaddr_storage bind;
+	socklen_t bind_len;
+	uint16_t port;
+	unsigned n_workers;
+	unsigned max_connections;
+	unsigned timeout_ms;
+	pt_store_t *store;
+	pt_log_t *log;
+	SSL_CTX *ctx;
+	struct tvs_worker *workers;
+
+	_Atomic uint64_t accepted, busy, handshake_failed, timed_out,
+		malformed, valid, unknown, expired, errors, active;
+};
+
+/* Takes over fd (accepted, non-blocking) for worker w: creates the TLS
+ * state, registers it with the loop and arms its timeout.  On failure the
+ * fd is closed and the slot counted in active is given back. */
+void tvs_conn_start(struct tvs_worker *w, int fd, const char *peer);
+
+/* Closes c without an answer (no close_notify) and frees it; for
+ * shutting the server down. */
+void tvs_conn_abort(struct tvs_conn *c);
+
+/* Logs one refusal through the worker's throttle for its kind. */
+void tvs_note(struct tvs_worker *w, enum tvs_refusal kind,
+	      pt_log_level_t level, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+/* Looks req up in store at now and fills *v.  PT_OK with *outcome set, or
+ * a store error (the connection is then closed without an answer). */
+int tvs_lookup(pt_store_t *store, const pt_tvs_request_t *req, int64_t now,
+	       pt_tvs_verdict_t *v, pt_tvs_outcome_t *outcome);
+
+#endif
