@@ -46,6 +46,12 @@ enum key_id {
 	K_TFTP_PER_CLIENT_MAX,
 	K_TFTP_PER_CLIENT_RATE,
 	K_TFTP_STATIC_DIR,
+	K_TVS_ENABLED,
+	K_TVS_PORT,
+	K_TVS_BIND_ADDRESS,
+	K_TVS_WORKERS,
+	K_TVS_MAX_CONNECTIONS,
+	K_TVS_TIMEOUT,
 	K_COUNT
 };
 
@@ -86,10 +92,16 @@ static const struct key_def keys[K_COUNT] = {
 	[K_TFTP_PER_CLIENT_MAX] = {"tftp", "per_client_max"},
 	[K_TFTP_PER_CLIENT_RATE] = {"tftp", "per_client_rate"},
 	[K_TFTP_STATIC_DIR] = {"tftp", "static_dir"},
+	[K_TVS_ENABLED] = {"tvs", "enabled"},
+	[K_TVS_PORT] = {"tvs", "port"},
+	[K_TVS_BIND_ADDRESS] = {"tvs", "bind_address"},
+	[K_TVS_WORKERS] = {"tvs", "workers"},
+	[K_TVS_MAX_CONNECTIONS] = {"tvs", "max_connections"},
+	[K_TVS_TIMEOUT] = {"tvs", "timeout"},
 };
 
 static const char *const sections[] = {"node", "ports", "publisher",
-				       "services", "replication", "tftp"};
+				       "services", "replication", "tftp", "tvs"};
 
 struct parse {
 	const char *path;
@@ -106,6 +118,7 @@ struct parse {
 	int key_line[K_COUNT]; /* where each key was set; 0: not set */
 	int svc[3];            /* tftp, tvs, capf: -1 unset, 0 no, 1 yes */
 	uint16_t tftp_port;    /* [tftp] port, when set */
+	uint16_t tvs_port;     /* [tvs] port, when set */
 	pt_config_t cfg;
 };
 
@@ -142,7 +155,7 @@ static void fail_unknown_section(struct parse *p, int line, const char *name)
 {
 	fail(p, line,
 	     "[%s]: unknown section (known: [node], [ports], [publisher], "
-	     "[services], [replication], [tftp])",
+	     "[services], [replication], [tftp], [tvs])",
 	     name);
 }
 
@@ -500,6 +513,35 @@ static void apply(struct parse *p, int line, enum key_id id, const char *value)
 		else
 			set_string(p, &cfg->tftp_static_dir, value);
 		break;
+	case K_TVS_ENABLED:
+		if (!parse_bool(value, &b))
+			fail(p, line, "[tvs] enabled: bad value '%s': "
+				      "expected yes or no",
+			     value);
+		else
+			cfg->tvs_enabled = b;
+		break;
+	case K_TVS_PORT:
+		set_port(p, line, k, value, &p->tvs_port);
+		break;
+	case K_TVS_BIND_ADDRESS:
+		if (!valid_ip(value))
+			fail(p, line, "[tvs] bind_address: bad value '%s': "
+				      "expected an IPv4 or IPv6 address",
+			     value);
+		else
+			set_string(p, &cfg->tvs_bind_address, value);
+		break;
+	case K_TVS_WORKERS:
+		set_range(p, line, k, value, 0, 256, &cfg->tvs_workers);
+		break;
+	case K_TVS_MAX_CONNECTIONS:
+		set_range(p, line, k, value, 1, 1000000,
+			  &cfg->tvs_max_connections);
+		break;
+	case K_TVS_TIMEOUT:
+		set_range(p, line, k, value, 1, 300, &cfg->tvs_timeout);
+		break;
 	case K_COUNT:
 		break;
 	}
@@ -638,6 +680,27 @@ static void check_tftp(struct parse *p)
 		     "([services] tftp = no); switch it on there too");
 }
 
+/* [tvs] against the rest, as check_tftp; runs before check_ports so
+ * that a [tvs] port meets the other TCP services' ports. */
+static void check_tvs(struct parse *p)
+{
+	pt_config_t *cfg = &p->cfg;
+	int at_tvs = p->key_line[K_TVS_PORT];
+	int at_ports = p->key_line[K_PORT_TVS];
+	if (at_tvs && at_ports && p->tvs_port != cfg->tvs_port)
+		fail(p, at_tvs,
+		     "[tvs] port: %u differs from [ports] tvs = %u at line "
+		     "%d: set the port in one place",
+		     p->tvs_port, cfg->tvs_port, at_ports);
+	else if (at_tvs)
+		cfg->tvs_port = p->tvs_port;
+	cfg->tvs_port_set = at_tvs || at_ports;
+	if (cfg->tvs_enabled && !cfg->tvs)
+		fail(p, p->key_line[K_TVS_ENABLED],
+		     "[tvs] enabled: the TVS service is switched off "
+		     "([services] tvs = no); switch it on there too");
+}
+
 /* ---- entry points ---- */
 
 void pt_config_clear(pt_config_t *cfg)
@@ -652,6 +715,7 @@ void pt_config_clear(pt_config_t *cfg)
 	free(cfg->publisher_address);
 	free(cfg->tftp_bind_address);
 	free(cfg->tftp_static_dir);
+	free(cfg->tvs_bind_address);
 	memset(cfg, 0, sizeof *cfg);
 }
 
@@ -675,6 +739,8 @@ static void set_defaults(struct parse *p)
 	cfg->tftp_max_transfers = PT_CONFIG_DEFAULT_TFTP_MAX_TRANSFERS;
 	cfg->tftp_per_client_max = PT_CONFIG_DEFAULT_TFTP_PER_CLIENT_MAX;
 	cfg->tftp_per_client_rate = PT_CONFIG_DEFAULT_TFTP_PER_CLIENT_RATE;
+	cfg->tvs_max_connections = PT_CONFIG_DEFAULT_TVS_MAX_CONNECTIONS;
+	cfg->tvs_timeout = PT_CONFIG_DEFAULT_TVS_TIMEOUT;
 	p->svc[0] = p->svc[1] = p->svc[2] = -1;
 }
 
@@ -707,6 +773,8 @@ int pt_config_parse_file(const char *path, pt_config_t *out, char *why,
 		if (!p.have_err)
 			apply_role(&p);
 		if (!p.have_err)
+			check_tvs(&p);
+		if (!p.have_err)
 			check_ports(&p);
 		if (!p.have_err)
 			check_tftp(&p);
@@ -716,6 +784,8 @@ int pt_config_parse_file(const char *path, pt_config_t *out, char *why,
 			   PT_CONFIG_DEFAULT_BIND_ADDRESS);
 	if (!p.nomem && !p.have_err && !p.cfg.tftp_bind_address)
 		set_string(&p, &p.cfg.tftp_bind_address, p.cfg.bind_address);
+	if (!p.nomem && !p.have_err && !p.cfg.tvs_bind_address)
+		set_string(&p, &p.cfg.tvs_bind_address, p.cfg.bind_address);
 	if (!p.nomem && !p.have_err)
 		set_string(&p, &p.cfg.path, path);
 

@@ -11,6 +11,8 @@
  *   [tftp]      enabled (yes|no), port, bind_address, workers, blksize_max,
  *               windowsize_max, timeout, retries, max_transfers,
  *               per_client_max, per_client_rate, static_dir
+ *   [tvs]       enabled (yes|no), port, bind_address, workers,
+ *               max_connections, timeout (seconds)
  *
  * node.name, node.role and node.data_dir are required; everything else has
  * a default (see pt_config_parse_file).  Section and key names are
@@ -23,8 +25,8 @@
  * port out of range, duplicate key, a missing required key, a subscriber
  * without a publisher address, CAPF enabled on a subscriber, two services
  * on one TCP port, [tftp] enabled with [services] tftp = no, [tftp] port
- * and [ports] tftp set to different ports, a syntax error, a line too
- * long.
+ * and [ports] tftp set to different ports (the same for [tvs]), a syntax
+ * error, a line too long.
  */
 #ifndef PT_DAEMON_CONFIG_H
 #define PT_DAEMON_CONFIG_H
@@ -53,6 +55,8 @@
 #define PT_CONFIG_DEFAULT_TFTP_MAX_TRANSFERS 10000u
 #define PT_CONFIG_DEFAULT_TFTP_PER_CLIENT_MAX 32u
 #define PT_CONFIG_DEFAULT_TFTP_PER_CLIENT_RATE 50u
+#define PT_CONFIG_DEFAULT_TVS_MAX_CONNECTIONS 10000u
+#define PT_CONFIG_DEFAULT_TVS_TIMEOUT 10u
 
 typedef struct pt_config {
 	char *path; /* the file it was read from */
@@ -106,6 +110,18 @@ typedef struct pt_config {
 	uint32_t tftp_per_client_max;  /* 0: no cap */
 	uint32_t tftp_per_client_rate; /* requests/s; 0: no limit */
 	char *tftp_static_dir;         /* plain files served; NULL: none */
+
+	/* [tvs]: the TVS server.  It runs when both [services] tvs and [tvs]
+	 * enabled say yes; enabled defaults to no.  The port is tvs_port
+	 * above ([tvs] port and [ports] tvs set the same value); when
+	 * neither is in the file (tvs_port_set false) the daemon takes the
+	 * cluster parameter tvs_port. */
+	bool tvs_enabled;
+	bool tvs_port_set;
+	char *tvs_bind_address;        /* default: [ports] bind_address */
+	uint32_t tvs_workers;          /* 0 (default): one per CPU; <= 256 */
+	uint32_t tvs_max_connections;  /* 1-1000000 */
+	uint32_t tvs_timeout;          /* seconds per connection, 1-300 */
 
 	/* Not in the file: interval of the daemon's debug heartbeat. */
 	unsigned heartbeat_ms;

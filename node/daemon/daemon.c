@@ -13,6 +13,7 @@
 #include "daemon/daemon_files.h"
 #include "daemon/daemon_repl.h"
 #include "daemon/daemon_tftp.h"
+#include "daemon/daemon_tvs.h"
 #include "daemon/pidfile.h"
 #include "lib/errors.h"
 #include "lib/names.h"
@@ -29,6 +30,7 @@ struct daemon {
 	pt_daemon_repl_t *repl;
 	pt_daemon_files_t *files;
 	pt_daemon_tftp_t *tftp;
+	pt_daemon_tvs_t *tvs;
 	char repl_what[768];
 	uint64_t heartbeat;
 	int stop_signal;
@@ -239,6 +241,11 @@ static void log_ready(struct daemon *d, uint64_t last)
 			list_add(running, sizeof running, item);
 			continue;
 		}
+		if (strcmp(svc[i].name, "tvs") == 0 && d->tvs) {
+			pt_daemon_tvs_describe(d->tvs, item, sizeof item);
+			list_add(running, sizeof running, item);
+			continue;
+		}
 		snprintf(item, sizeof item, "%s (%s %s%s%s:%u)", svc[i].name,
 			 svc[i].proto, lb, cfg->bind_address, rb, svc[i].port);
 		list_add(missing, sizeof missing, item);
@@ -330,12 +337,16 @@ static int start(struct daemon *d)
 	r = pt_daemon_tftp_start(&d->cfg, d->log, d->loop, &d->tftp);
 	if (r != PT_OK)
 		return r; /* logged */
+	r = pt_daemon_tvs_start(&d->cfg, d->store, d->log, d->loop, &d->tvs);
+	if (r != PT_OK)
+		return r; /* logged */
 	log_ready(d, last);
 	return PT_OK;
 }
 
 static void stop(struct daemon *d)
 {
+	pt_daemon_tvs_stop(&d->tvs);
 	pt_daemon_tftp_stop(&d->tftp);
 	pt_daemon_repl_stop(&d->repl);
 	pt_daemon_files_stop(&d->files);
