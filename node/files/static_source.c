@@ -528,8 +528,9 @@ static int answer_signed(pt_txn_t *txn, const pt_config_keys_t *keys,
 	if (r != PT_OK)
 		goto out;
 	if (!found) {
-		not_found(ans, path, "no '%s' nor '%s' in %s", path, base,
-			  o->dir ? o->dir : "(no static directory)");
+		not_found(ans, path, "no '%s' nor '%s' %s %s", path, base,
+			  o->dir ? "in" : "and", o->dir ? o->dir
+						: "no static directory");
 		goto out;
 	}
 	r = sign(cluster, keys, o, payload, payload_len, ans);
@@ -550,8 +551,9 @@ static int answer(pt_txn_t *txn, const pt_config_keys_t *keys,
 	if (r != PT_OK || found)
 		return r;
 	if (!ends_with(path, len, SGN_SUFFIX) || len == SGN_SUFFIX_LEN)
-		return not_found(ans, path, "no '%s' in %s", path,
-				 o->dir ? o->dir : "(no static directory)");
+		return not_found(ans, path, "no '%s' %s %s", path,
+				 o->dir ? "in" : "and",
+				 o->dir ? o->dir : "no static directory");
 	char base[PT_TFTP_NAME_MAX + 1];
 	memcpy(base, path, len - SGN_SUFFIX_LEN);
 	base[len - SGN_SUFFIX_LEN] = '\0';
