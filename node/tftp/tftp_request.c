@@ -61,10 +61,10 @@ static void reply_error(tftp_worker_t *w, const tftp_dgram_t *d,
 static void release_counts(tftp_worker_t *w, const tftp_dgram_t *d,
 			   bool client_counted)
 {
-	atomic_fetch_sub_explicit(&w->srv->c.active, 1, memory_order_relaxed);
 	if (client_counted)
 		pt_tftp_clients_release(w->srv->clients,
 					(const struct sockaddr *)&d->peer.ss);
+	atomic_fetch_sub_explicit(&w->srv->c.active, 1, memory_order_release);
 }
 
 /* Asks the providers in order.  PT_OK with *out, or the first answer
@@ -139,6 +139,110 @@ static void refuse(tftp_worker_t *w, const tftp_dgram_t *d, int64_t now,
 	reply_error(w, d, code, client_text);
 }
 
+/* How a request that got as far as its counts is refused. */
+struct refusal {
+	atomic_uint_fast64_t *counter;
+	enum tftp_log_kind kind;
+	pt_log_level_t level;
+	pt_tftp_error_t code;
+	const char *client_text;
+	char msg[400];
+};
+
+static int refusal(struct refusal *no, atomic_uint_fast64_t *counter,
+		   enum tftp_log_kind kind, pt_log_level_t level,
+		   pt_tftp_error_t code, const char *client_text,
+		   const char *fmt, ...) __attribute__((format(printf, 7, 8)));
+static int refusal(struct refusal *no, atomic_uint_fast64_t *counter,
+		   enum tftp_log_kind kind, pt_log_level_t level,
+		   pt_tftp_error_t code, const char *client_text,
+		   const char *fmt, ...)
+{
+	va_list ap;
+	*no = (struct refusal){.counter = counter, .kind = kind,
+			       .level = level, .code = code,
+			       .client_text = client_text};
+	va_start(ap, fmt);
+	vsnprintf(no->msg, sizeof no->msg, fmt, ap);
+	va_end(ap);
+	return PT_ERR_DENIED;
+}
+
+/* Looks the file up and starts its transfer, which then owns the counts
+ * taken for it; otherwise fills *no and returns an error. */
+static int deliver(tftp_worker_t *w, const tftp_dgram_t *d, int64_t now,
+		   const pt_tftp_request_t *req, bool client_counted,
+		   struct refusal *no)
+{
+	struct pt_tftp_server *srv = w->srv;
+	struct tftp_counters *c = &srv->c;
+	const char *name = req->name;
+	pt_blob_t *blob = NULL, *sent = NULL;
+	char text[PT_TFTP_WHY_MAX];
+	const char *which;
+	pt_tftp_params_t params;
+
+	int r = lookup(w, d, name, &blob, text, sizeof text, &which);
+	if (r == PT_ERR_NOT_FOUND) {
+		r = refusal(no, &c->not_found, TFTP_LOG_REFUSED, PT_LOG_DEBUG,
+			    PT_TFTP_E_NOT_FOUND, "File not found",
+			    "no file '%s'", name);
+		goto out;
+	}
+	if (r == PT_ERR_DENIED) {
+		r = refusal(no, &c->denied, TFTP_LOG_REFUSED, PT_LOG_WARN,
+			    PT_TFTP_E_ACCESS, "Access violation",
+			    "refused '%s' (%s: %s)", name, which,
+			    text[0] ? text : "refused");
+		goto out;
+	}
+	if (r != PT_OK) {
+		r = refusal(no, &c->errors, TFTP_LOG_ERROR, PT_LOG_ERROR,
+			    PT_TFTP_E_UNDEFINED, "Cannot read the file now",
+			    "cannot serve '%s' (%s: %s)", name, which,
+			    text[0] ? text : pt_strerror(r));
+		goto out;
+	}
+	if (req->mode == PT_TFTP_MODE_NETASCII) {
+		if (pt_blob_len(blob) > PT_TFTP_NETASCII_MAX) {
+			r = refusal(no, &c->denied, TFTP_LOG_REFUSED,
+				    PT_LOG_WARN, PT_TFTP_E_DISK_FULL,
+				    "File too large for netascii, use octet",
+				    "refused netascii transfer of '%s' (%zu "
+				    "bytes, above %u)",
+				    name, pt_blob_len(blob),
+				    (unsigned)PT_TFTP_NETASCII_MAX);
+			goto out;
+		}
+		r = to_netascii(blob, &sent);
+	} else {
+		sent = pt_blob_ref(blob);
+	}
+	if (r == PT_OK) {
+		pt_tftp_negotiate(req, &srv->limits, pt_blob_len(sent),
+				  &params);
+		r = tftp_transfer_start(w, d, name, sent, &params,
+					client_counted, now);
+	}
+	if (r == PT_OK)
+		goto out;
+	if (r == PT_ESYS(EMFILE) || r == PT_ESYS(ENFILE) ||
+	    r == PT_ESYS(ENOBUFS) || r == PT_ERR_NOMEM)
+		r = refusal(no, &c->busy, TFTP_LOG_LIMITED, PT_LOG_WARN,
+			    PT_TFTP_E_DISK_FULL, "Server busy, try again later",
+			    "refused '%s': cannot start a transfer (%s)", name,
+			    pt_strerror(r));
+	else
+		r = refusal(no, &c->errors, TFTP_LOG_ERROR, PT_LOG_ERROR,
+			    PT_TFTP_E_UNDEFINED, "Cannot start the transfer",
+			    "cannot start sending '%s': %s", name,
+			    pt_strerror(r));
+out:
+	pt_blob_unref(&sent);
+	pt_blob_unref(&blob);
+	return r;
+}
+
 /* Past the per-address rate check: parse, check, look up, start. */
 static void serve(tftp_worker_t *w, tftp_dgram_t *d, int64_t now)
 {
@@ -154,13 +258,21 @@ static void serve(tftp_worker_t *w, tftp_dgram_t *d, int64_t now)
 		why = "the request is larger than 512 bytes";
 	if (r == PT_ERR_INVALID) {
 		tftp_count(&c->illegal, 1);
-		/* An ERROR is never answered with one: two confused peers
-		 * would bounce them forever. */
-		if (opcode == PT_TFTP_ERROR)
+		/* Packets of a transfer that reach the TFTP port are strays,
+		 * dropped in silence: tftp-hpa acknowledges the ERROR
+		 * refusing its request (to the port it came from), and two
+		 * peers answering each other's ERRORs would never stop. */
+		if (opcode >= PT_TFTP_DATA && opcode <= PT_TFTP_OACK) {
+			tftp_log_limited(w, TFTP_LOG_ILLEGAL, PT_LOG_DEBUG, now,
+					 "tftp: dropped a stray packet with "
+					 "opcode %u on the TFTP port",
+					 opcode);
 			return;
+		}
 		refuse(w, d, now, TFTP_LOG_ILLEGAL, PT_LOG_INFO,
 		       PT_TFTP_E_ILLEGAL_OP, "Illegal TFTP operation",
-		       "packet with opcode %u on the TFTP port", opcode);
+		       "packet with unknown opcode %u on the TFTP port",
+		       opcode);
 		return;
 	}
 	if (r != PT_OK) {
@@ -236,80 +348,15 @@ static void serve(tftp_worker_t *w, tftp_dgram_t *d, int64_t now)
 		return;
 	}
 	bool client_counted = srv->per_client_max > 0;
-
-	pt_blob_t *blob = NULL, *sent = NULL;
-	char text[PT_TFTP_WHY_MAX];
-	const char *which;
-	r = lookup(w, d, name, &blob, text, sizeof text, &which);
-	if (r == PT_ERR_NOT_FOUND) {
-		tftp_count(&c->not_found, 1);
-		refuse(w, d, now, TFTP_LOG_REFUSED, PT_LOG_DEBUG,
-		       PT_TFTP_E_NOT_FOUND, "File not found",
-		       "no file '%s'", name);
-		goto out;
-	}
-	if (r == PT_ERR_DENIED) {
-		tftp_count(&c->denied, 1);
-		refuse(w, d, now, TFTP_LOG_REFUSED, PT_LOG_WARN,
-		       PT_TFTP_E_ACCESS, "Access violation",
-		       "refused '%s' (%s: %s)", name, which,
-		       text[0] ? text : "refused");
-		goto out;
-	}
-	if (r != PT_OK) {
-		tftp_count(&c->errors, 1);
-		refuse(w, d, now, TFTP_LOG_ERROR, PT_LOG_ERROR,
-		       PT_TFTP_E_UNDEFINED, "Cannot read the file now",
-		       "cannot serve '%s' (%s: %s)", name, which,
-		       text[0] ? text : pt_strerror(r));
-		goto out;
-	}
-	if (req.mode == PT_TFTP_MODE_NETASCII) {
-		if (pt_blob_len(blob) > PT_TFTP_NETASCII_MAX) {
-			tftp_count(&c->denied, 1);
-			refuse(w, d, now, TFTP_LOG_REFUSED, PT_LOG_WARN,
-			       PT_TFTP_E_DISK_FULL,
-			       "File too large for netascii, use octet",
-			       "refused netascii transfer of '%s' (%zu bytes, "
-			       "above %u)", name, pt_blob_len(blob),
-			       (unsigned)PT_TFTP_NETASCII_MAX);
-			goto out;
-		}
-		r = to_netascii(blob, &sent);
-	} else {
-		sent = pt_blob_ref(blob);
-		r = PT_OK;
-	}
-	pt_tftp_params_t params;
-	if (r == PT_OK) {
-		pt_tftp_negotiate(&req, &srv->limits, pt_blob_len(sent),
-				  &params);
-		r = tftp_transfer_start(w, d, name, sent, &params,
-					client_counted, now);
-	}
-	if (r == PT_OK) {
-		client_counted = false; /* the transfer's now */
-		pt_blob_unref(&sent);
-		pt_blob_unref(&blob);
+	struct refusal no;
+	if (deliver(w, d, now, &req, client_counted, &no) == PT_OK)
 		return;
-	}
-	if (r == PT_ESYS(EMFILE) || r == PT_ESYS(ENFILE) ||
-	    r == PT_ESYS(ENOBUFS) || r == PT_ERR_NOMEM) {
-		tftp_count(&c->busy, 1);
-		refuse(w, d, now, TFTP_LOG_LIMITED, PT_LOG_WARN,
-		       PT_TFTP_E_DISK_FULL, "Server busy, try again later",
-		       "refused '%s': cannot start a transfer (%s)", name,
-		       pt_strerror(r));
-	} else {
-		tftp_count(&c->errors, 1);
-		refuse(w, d, now, TFTP_LOG_ERROR, PT_LOG_ERROR,
-		       PT_TFTP_E_UNDEFINED, "Cannot start the transfer",
-		       "cannot start sending '%s': %s", name, pt_strerror(r));
-	}
-out:
-	pt_blob_unref(&sent);
-	pt_blob_unref(&blob);
+	/* Counts go back before the answer does: whoever reads the answer
+	 * sees the counters settled. */
 	release_counts(w, d, client_counted);
+	tftp_count(no.counter, 1);
+	refuse(w, d, now, no.kind, no.level, no.code, no.client_text, "%s",
+	       no.msg);
 }
 
 static void handle(tftp_worker_t *w, tftp_dgram_t *d)

@@ -292,9 +292,11 @@ unsigned pt_tftp_server_rcvbuf(const pt_tftp_server_t *srv)
 	return srv->rcvbuf;
 }
 
+/* Acquire pairs with the release of the last count a transfer gives
+ * back: a reader that sees it gone sees everything it did before. */
 static uint64_t load(const atomic_uint_fast64_t *c)
 {
-	return atomic_load_explicit(c, memory_order_relaxed);
+	return atomic_load_explicit(c, memory_order_acquire);
 }
 
 void pt_tftp_server_stats(const pt_tftp_server_t *srv, pt_tftp_stats_t *out)

@@ -131,10 +131,12 @@ static void destroy(struct tftp_transfer *t)
 	pt_loop_fd_del(w->loop, t->fd);
 	close(t->fd);
 	pt_blob_unref(&t->blob);
-	atomic_fetch_sub_explicit(&srv->c.active, 1, memory_order_relaxed);
+	/* The global count last: once it shows the transfer gone, so do
+	 * the others. */
 	if (t->client_counted)
 		pt_tftp_clients_release(srv->clients,
 					(const struct sockaddr *)&t->peer.ss);
+	atomic_fetch_sub_explicit(&srv->c.active, 1, memory_order_release);
 	free(t);
 }
 

@@ -452,22 +452,27 @@ START_TEST(refusals)
 	/* No NUL after the mode. */
 	n = request(req, PT_TFTP_RRQ, "hello.txt", "octet", NULL, 0) - 1;
 	expect_error(req, n, PT_TFTP_E_ILLEGAL_OP, NULL);
-	/* An ACK on the TFTP port. */
-	uint8_t ack[4] = {0, PT_TFTP_ACK, 0, 1};
-	expect_error(ack, sizeof ack, PT_TFTP_E_ILLEGAL_OP, NULL);
+	/* An unknown opcode. */
+	uint8_t odd[4] = {0, 9, 0, 1};
+	expect_error(odd, sizeof odd, PT_TFTP_E_ILLEGAL_OP, NULL);
 	/* Over 512 bytes. */
 	memset(req, 'a', sizeof req);
 	req[0] = 0;
 	req[1] = PT_TFTP_RRQ;
 	expect_error(req, sizeof req, PT_TFTP_E_ILLEGAL_OP, NULL);
 
-	/* Too short for an opcode, or an ERROR: no answer at all.  Then a
-	 * good request from the same socket is answered first. */
+	/* Too short for an opcode, or a packet of a transfer (ERROR, ACK,
+	 * DATA): no answer at all.  Then a good request from the same socket
+	 * is answered first. */
 	int fd = raw_open();
 	uint8_t one = 0, buf[1024];
 	uint8_t err[] = {0, PT_TFTP_ERROR, 0, 0, 'x', 0};
+	uint8_t ack[4] = {0, PT_TFTP_ACK, 0, 1};
+	uint8_t data[6] = {0, PT_TFTP_DATA, 0, 1, 'h', 'i'};
 	raw_send_to(fd, port, &one, 1);
 	raw_send_to(fd, port, err, sizeof err);
+	raw_send_to(fd, port, ack, sizeof ack);
+	raw_send_to(fd, port, data, sizeof data);
 	n = request(req, PT_TFTP_RRQ, "nothere.bin", "octet", NULL, 0);
 	raw_send_to(fd, port, req, n);
 	ssize_t got = raw_recv(fd, buf, sizeof buf, WAIT_MS, NULL);
@@ -479,7 +484,8 @@ START_TEST(refusals)
 	pt_tftp_stats_t s = stats();
 	ck_assert_uint_eq(s.denied, 5);
 	ck_assert_uint_eq(s.not_found, 3);
-	ck_assert_uint_eq(s.illegal, 5);
+	ck_assert_uint_eq(s.illegal, 7);
+	ck_assert_uint_eq(s.requests, 16);
 	ck_assert_uint_eq(s.completed + s.failed + s.active, 0);
 	assert_log_has("tftp: refused write request for 'upload.bin' from "
 		       "127.0.0.1:");
