@@ -1,15 +1,20 @@
 #include "files/file_cache.h"
 
 #include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <openssl/evp.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "files/config_source.h"
 #include "files/itl_source.h"
+#include "files/static_source.h"
 #include "lib/certs.h"
 #include "lib/configfiles.h"
 #include "lib/errors.h"
@@ -26,6 +31,7 @@ typedef enum kind {
 	KIND_CTL,
 	KIND_ITL,    /* ITLFile.tlv and ITLSEP<MAC>.tlv */
 	KIND_CONFIG, /* configfiles.h names */
+	KIND_STATIC, /* static_source.h: anything else */
 } kind_t;
 
 typedef struct entry {
@@ -44,6 +50,8 @@ struct pt_file_cache {
 	pt_data_key_t data_key;
 	bool have_data_key;
 	size_t max_bytes;
+	char *static_dir;
+	int static_fd; /* -1 without a static directory */
 
 	pthread_mutex_t lock; /* everything below */
 	entry_t **buckets;
@@ -96,7 +104,12 @@ static bool classify(const char *name, char *canon, size_t len, kind_t *kind,
 		*kind = KIND_CONFIG;
 		return true;
 	}
-	return false;
+	/* Static names keep their spelling: the directory decides. */
+	if (n >= len)
+		return false;
+	memcpy(canon, name, n + 1);
+	*kind = KIND_STATIC;
+	return true;
 }
 
 /* ---- table and LRU (lock held) ---- */
@@ -354,7 +367,77 @@ static int config_fingerprint(pt_file_cache_t *c, pt_txn_t *txn,
 	return r;
 }
 
+static void hash_stat(EVP_MD_CTX *md, int dirfd, const char *path)
+{
+	struct stat st;
+	uint64_t v[5] = {0};
+	if (dirfd >= 0 && fstatat(dirfd, path, &st, 0) == 0) {
+		v[0] = (uint64_t)st.st_dev;
+		v[1] = (uint64_t)st.st_ino;
+		v[2] = (uint64_t)st.st_size;
+		v[3] = (uint64_t)st.st_mtim.tv_sec;
+		v[4] = (uint64_t)st.st_mtim.tv_nsec;
+	}
+	hash_item(md, v, sizeof v);
+}
+
+/* A static file's inputs: the shared fingerprint (signing key, cluster
+ * mode, nodes for XMLDefault), the directory itself (RingList lists it)
+ * and the file a signed name stands for.  Costs two stat calls. */
+static int static_fingerprint(pt_file_cache_t *c, pt_txn_t *txn,
+			      uint64_t seq, const char *name, uint8_t out[32])
+{
+	uint8_t shared[32];
+	int r = shared_fingerprint(c, txn, seq, shared);
+	if (r != PT_OK)
+		return r;
+	char base[NAME_MAX_LEN];
+	size_t n = strlen(name);
+	snprintf(base, sizeof base, "%s", name);
+	if (n > 4 && strcasecmp(base + n - 4, ".sgn") == 0)
+		base[n - 4] = '\0';
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	if (!md || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1) {
+		EVP_MD_CTX_free(md);
+		return PT_ERR_CRYPTO;
+	}
+	hash_item(md, name, n);
+	hash_item(md, shared, sizeof shared);
+	hash_stat(md, c->static_fd, ".");
+	hash_stat(md, c->static_fd, base);
+	r = EVP_DigestFinal_ex(md, out, NULL) == 1 ? PT_OK : PT_ERR_CRYPTO;
+	EVP_MD_CTX_free(md);
+	return r;
+}
+
 /* ---- building ---- */
+
+/* PT_ERR_INVALID from the static source means another source's name:
+ * reported as "not mine" with an empty reason. */
+static int build_static(pt_file_cache_t *c, pt_txn_t *txn, const char *name,
+			pt_blob_t **blob, char *reason, size_t reason_len)
+{
+	pt_config_keys_t keys = {
+		.tftp_key = pt_identity_key(c->id, PT_IDENTITY_TFTP),
+		.tftp_cert = pt_identity_cert(c->id, PT_IDENTITY_TFTP),
+	};
+	pt_static_opts_t opts = {.dir = c->static_dir};
+	pt_static_answer_t ans;
+	*blob = NULL;
+	int r = pt_static_source_build(txn, &keys, &opts, name, &ans);
+	if (r == PT_ERR_INVALID) {
+		pt_static_answer_clear(&ans);
+		return PT_ERR_INVALID;
+	}
+	snprintf(reason, reason_len, "%s", ans.reason);
+	if (r == PT_OK && ans.bytes) {
+		r = pt_blob_take(ans.bytes, ans.len, blob);
+		if (r == PT_OK)
+			ans.bytes = NULL;
+	}
+	pt_static_answer_clear(&ans);
+	return r;
+}
 
 /* The CTL or ITL bytes as they stand; *bytes (malloc'd) or NULL with
  * reason when there is none.  ITLSEP<MAC>.tlv is served for devices the
@@ -449,6 +532,8 @@ static int get_in(pt_file_cache_t *c, pt_txn_t *txn, uint64_t seq,
 
 	if (kind == KIND_CONFIG)
 		r = config_fingerprint(c, txn, seq, canon, mac, fp);
+	else if (kind == KIND_STATIC)
+		r = static_fingerprint(c, txn, seq, canon, fp);
 	else if ((r = list_bytes(c, txn, canon, mac, &bytes, &len, reason,
 				 reason_len)) == PT_OK)
 		r = pt_certs_sha256(bytes ? bytes : (const uint8_t *)reason,
@@ -474,6 +559,13 @@ static int get_in(pt_file_cache_t *c, pt_txn_t *txn, uint64_t seq,
 
 	if (kind == KIND_CONFIG) {
 		r = build_config(c, txn, canon, &blob, reason, reason_len);
+	} else if (kind == KIND_STATIC) {
+		r = build_static(c, txn, canon, &blob, reason, reason_len);
+		if (r == PT_ERR_INVALID) {
+			if (reason_len)
+				reason[0] = '\0';
+			return PT_ERR_NOT_FOUND;
+		}
 	} else if (bytes) {
 		r = pt_blob_take(bytes, len, &blob);
 		if (r != PT_OK)
@@ -508,9 +600,9 @@ int pt_file_cache_get(pt_file_cache_t *c, const char *name, pt_blob_t **out,
 		return r;
 	/* Hit: checked at this very sequence.  The ITL can change without
 	 * the sequence moving (the node rebuilds it into its own metadata),
-	 * so it is compared every time; that costs a copy, never a
-	 * signature. */
-	if (kind != KIND_ITL) {
+	 * and static files change on disk, so those are checked every time;
+	 * that costs a copy or two stat calls, never a signature. */
+	if (kind == KIND_CONFIG || kind == KIND_CTL) {
 		pthread_mutex_lock(&c->lock);
 		entry_t *e = find(c, canon);
 		if (e && e->seq == seq) {
@@ -635,6 +727,20 @@ int pt_file_cache_new(pt_store_t *store, const pt_file_cache_opts_t *opts,
 		return PT_ERR_NOMEM;
 	}
 	pthread_mutex_init(&c->lock, NULL);
+	c->static_fd = -1;
+	if (opts->static_dir) {
+		if (!(c->static_dir = strdup(opts->static_dir))) {
+			pt_file_cache_destroy(&c);
+			return PT_ERR_NOMEM;
+		}
+		c->static_fd = open(opts->static_dir,
+				    O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (c->static_fd < 0) {
+			int e = PT_ESYS(errno);
+			pt_file_cache_destroy(&c);
+			return e;
+		}
+	}
 	int r = pt_identity_load(opts->datadir, &c->id);
 	if (r != PT_OK) {
 		pt_file_cache_destroy(&c);
@@ -657,6 +763,9 @@ void pt_file_cache_destroy(pt_file_cache_t **cp)
 	pthread_mutex_destroy(&c->lock);
 	pt_identity_destroy(&c->id);
 	pt_seal_wipe(&c->data_key, sizeof c->data_key);
+	if (c->static_fd >= 0)
+		close(c->static_fd);
+	free(c->static_dir);
 	free(c);
 	*cp = NULL;
 }

@@ -2,10 +2,11 @@
  *
  * Names served: CTLFile.tlv (the cluster record's CTL), ITLFile.tlv and
  * ITLSEP<MAC>.tlv for known devices (the node's ITL, itl_source.h; the
- * per-phone file has the same bytes, itl.h says why), and every
- * configuration name of configfiles.h (config_source.h).  Anything else
- * is "not mine" (PT_ERR_NOT_FOUND with an empty reason) so that a server
- * can ask the next source, such as a directory of firmware.
+ * per-phone file has the same bytes, itl.h says why), every configuration
+ * name of configfiles.h (config_source.h), and with a static directory
+ * its files, XMLDefault.cnf.xml, RingList.xml and their signed forms
+ * (static_source.h).  Anything else is "not mine" (PT_ERR_NOT_FOUND with
+ * an empty reason).
  *
  * Why a cache: a boot storm must not sign at request time.  Each entry
  * keeps the bytes (a shared blob, or a "File not found" answer with its
@@ -13,7 +14,9 @@
  * device and profile records, the cluster record, the nodes table and
  * the node's TFTP certificate; for the CTL and ITL their own bytes.  A
  * request while the store's last sequence is the one the entry was
- * checked at is a hit without any store read.  After a replicated change
+ * checked at is a hit without any store read (static files are checked by
+ * a stat of the file and the directory on every request, since they
+ * change outside the store).  After a replicated change
  * the first request recomputes the fingerprint (store reads, no signing)
  * and keeps the entry when its inputs did not change; only entries whose
  * inputs changed are rebuilt.  pt_file_cache_refresh() does the same for
@@ -42,6 +45,7 @@ typedef struct pt_file_cache pt_file_cache_t;
 
 typedef struct pt_file_cache_opts {
 	const char *datadir;  /* the node's data directory: TFTP key, data key */
+	const char *static_dir; /* TFTP static files; NULL: none */
 	size_t max_bytes;     /* 0: PT_FILE_CACHE_DEFAULT_MAX_BYTES */
 } pt_file_cache_opts_t;
 

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "files/file_cache.h"
 #include "files/itl_source.h"
@@ -175,11 +176,11 @@ START_TEST(hits_and_not_found)
 					   sizeof why),
 			 PT_ERR_NOT_FOUND);
 	ck_assert_ptr_nonnull(strstr(why, "signed"));
-	/* Names that are not the cache's: not found, no reason. */
+	/* Without a static directory other names are not found. */
 	ck_assert_int_eq(pt_file_cache_get(c, "firmware.bin", &b, why,
 					   sizeof why),
 			 PT_ERR_NOT_FOUND);
-	ck_assert_str_eq(why, "");
+	ck_assert_ptr_nonnull(strstr(why, "no static directory"));
 	ck_assert_int_eq(pt_file_cache_get(c, "ITLSEP0000000000AA.tlv", &b,
 					   why, sizeof why),
 			 PT_ERR_NOT_FOUND);
@@ -288,6 +289,55 @@ START_TEST(refresh_builds_ahead_and_eviction_bounds_memory)
 }
 END_TEST
 
+START_TEST(static_files_follow_the_directory)
+{
+	char *dir = path_in("tftp");
+	ck_assert_int_eq(mkdir(dir, 0755), 0);
+	char *fw = path_in("tftp/firmware.bin"), *ring = path_in("tftp/Chime.raw");
+	pt_test_write_file(fw, "firmware v1");
+	pt_test_write_file(ring, "ring");
+	pt_store_t *store = NULL;
+	pt_file_cache_t *c = NULL;
+	ck_assert_int_eq(pt_store_open(pub, 0, 0, &store), PT_OK);
+	pt_file_cache_opts_t o = {.datadir = pub, .static_dir = dir};
+	ck_assert_int_eq(pt_file_cache_new(store, &o, &c), PT_OK);
+
+	pt_blob_t *b = get_ok(c, "firmware.bin");
+	ck_assert_uint_eq(pt_blob_len(b), 11);
+	pt_blob_t *again = get_ok(c, "firmware.bin");
+	ck_assert_ptr_eq(b, again);
+	pt_blob_unref(&again);
+	pt_blob_unref(&b);
+
+	/* The ring list lists the directory's ring tones, signed in mixed
+	 * mode. */
+	b = get_ok(c, "RingList.xml.sgn");
+	pt_sgn_file_t f;
+	ck_assert_int_eq(pt_sgn_parse(pt_blob_data(b), pt_blob_len(b), &f,
+				      NULL),
+			 PT_OK);
+	ck_assert_ptr_nonnull(memmem(f.payload, f.payload_len, "Chime.raw", 9));
+	pt_blob_unref(&b);
+
+	/* A changed file is served changed, without any store change. */
+	pt_test_write_file(fw, "firmware v2, longer");
+	b = get_ok(c, "firmware.bin");
+	ck_assert_uint_eq(pt_blob_len(b), 19);
+	pt_blob_unref(&b);
+
+	char why[256];
+	ck_assert_int_eq(pt_file_cache_get(c, "missing.bin", &b, why,
+					   sizeof why),
+			 PT_ERR_NOT_FOUND);
+	ck_assert_ptr_null(b);
+	pt_file_cache_destroy(&c);
+	pt_store_destroy(&store);
+	free(fw);
+	free(ring);
+	free(dir);
+}
+END_TEST
+
 struct hammer {
 	pt_file_cache_t *c;
 	int failures;
@@ -342,6 +392,7 @@ static Suite *file_cache_suite(void)
 	tcase_add_test(tc, hits_and_not_found);
 	tcase_add_test(tc, changes_rebuild_only_what_they_touch);
 	tcase_add_test(tc, refresh_builds_ahead_and_eviction_bounds_memory);
+	tcase_add_test(tc, static_files_follow_the_directory);
 	tcase_add_test(tc, many_threads);
 	suite_add_tcase(s, tc);
 	return s;
