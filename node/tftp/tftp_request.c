@@ -226,8 +226,11 @@ static int deliver(tftp_worker_t *w, const tftp_dgram_t *d, int64_t now,
 	}
 	if (r == PT_OK)
 		goto out;
+	/* Out of descriptors, buffers or ephemeral ports (bind: EADDRINUSE
+	 * once ip_local_port_range is used up on the address). */
 	if (r == PT_ESYS(EMFILE) || r == PT_ESYS(ENFILE) ||
-	    r == PT_ESYS(ENOBUFS) || r == PT_ERR_NOMEM)
+	    r == PT_ESYS(ENOBUFS) || r == PT_ESYS(EADDRINUSE) ||
+	    r == PT_ESYS(EAGAIN) || r == PT_ERR_NOMEM)
 		r = refusal(no, &c->busy, TFTP_LOG_LIMITED, PT_LOG_WARN,
 			    PT_TFTP_E_DISK_FULL, "Server busy, try again later",
 			    "refused '%s': cannot start a transfer (%s)", name,

@@ -331,6 +331,39 @@ START_TEST(curl_blksizes)
 }
 END_TEST
 
+/* A wildcard bind answers each client from the address it wrote to,
+ * IPv4 (on the dual-stack socket) and IPv6 alike. */
+START_TEST(wildcard_dual_stack)
+{
+	pt_tftp_server_opts_t o = defaults();
+	o.bind_address = "::";
+	server_start(&o);
+	char *a = local_path("a.xml"), *b = local_path("b.xml");
+	curl_get("phone/SEP001122334455.cnf.xml", a, "1428");
+	assert_file(a, cfg_bytes, CFG_LEN);
+	char url[512];
+	snprintf(url, sizeof url, "tftp://[::1]:%u/phone/SEP001122334455.cnf.xml",
+		 port);
+	char *argv[] = {"timeout", "30", "/usr/bin/curl", "-sS", "-o", b, url,
+			NULL};
+	run_client(argv);
+	assert_file(b, cfg_bytes, CFG_LEN);
+	/* tftp-hpa checks that every packet comes from the server it asked. */
+	char *c = local_path("c.txt");
+	char ports[8];
+	snprintf(ports, sizeof ports, "%u", port);
+	char *argv2[] = {"timeout", "30", "/usr/bin/tftp", "-6", "::1", ports,
+			 "-c", "get", "hello.txt", c, NULL};
+	run_client(argv2);
+	assert_file(c, text_file, sizeof text_file - 1);
+	wait_idle();
+	ck_assert_uint_eq(stats().completed, 3);
+	free(a);
+	free(b);
+	free(c);
+}
+END_TEST
+
 START_TEST(block_number_rolls_over)
 {
 	server_start(NULL);
@@ -784,6 +817,22 @@ START_TEST(server_busy)
 }
 END_TEST
 
+START_TEST(wildcard_v4)
+{
+	pt_tftp_server_opts_t o = defaults();
+	o.bind_address = "0.0.0.0";
+	server_start(&o);
+	char *a = local_path("a.xml");
+	tftp_hpa_get("octet", "phone/SEP001122334455.cnf.xml", a);
+	assert_file(a, cfg_bytes, CFG_LEN);
+	/* Refusals go out from the TFTP port, from the address asked. */
+	uint8_t req[600];
+	size_t n = request(req, PT_TFTP_RRQ, "nothere.bin", "octet", NULL, 0);
+	expect_error(req, n, PT_TFTP_E_NOT_FOUND, NULL);
+	free(a);
+}
+END_TEST
+
 /* ---- 10,000 transfers at once ---- */
 
 #define MANY 10000
@@ -969,6 +1018,8 @@ static Suite *server_suite(void)
 	tcase_add_test(clients, tftp_hpa_octet_and_netascii);
 	tcase_add_test(clients, atftp_with_options);
 	tcase_add_test(clients, curl_blksizes);
+	tcase_add_test(clients, wildcard_dual_stack);
+	tcase_add_test(clients, wildcard_v4);
 	tcase_add_test(clients, block_number_rolls_over);
 	suite_add_tcase(s, clients);
 
