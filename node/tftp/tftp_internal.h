@@ -161,6 +161,9 @@ int tftp_transfer_start(tftp_worker_t *w, const tftp_dgram_t *d,
 /* The transfer already serving d's sender (same address and port). */
 struct tftp_transfer *tftp_transfer_find(tftp_worker_t *w,
 					 const tftp_addr_t *peer);
+/* Acts on what the transfer's client sent meanwhile (its last ACK may
+ * still wait there).  Returns true when that ended it: t is freed. */
+bool tftp_transfer_settle(struct tftp_transfer *t, int64_t now_ms);
 /* True while the transfer waits for its first acknowledgement. */
 bool tftp_transfer_unanswered(const struct tftp_transfer *t);
 /* Ends t as failed without a word to the client (a new request from the

@@ -310,6 +310,10 @@ static void serve(tftp_worker_t *w, tftp_dgram_t *d, int64_t now)
 	}
 
 	struct tftp_transfer *dup = tftp_transfer_find(w, &d->peer);
+	/* A client reusing its port right after a transfer: that transfer's
+	 * last ACK may wait unread on its own socket. */
+	if (dup && tftp_transfer_settle(dup, now))
+		dup = NULL;
 	if (dup) {
 		/* The client repeated its request before our first packet
 		 * reached it: that packet's retransmission answers. */

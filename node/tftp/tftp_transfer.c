@@ -146,8 +146,13 @@ static void finish(struct tftp_transfer *t, int64_t now_ms)
 	struct pt_tftp_server *srv = w->srv;
 	char peer[TFTP_ADDR_TEXT];
 
-	tftp_addr_format((const struct sockaddr *)&t->peer.ss, peer,
-			 sizeof peer);
+	if (pt_log_enabled(srv->log, PT_LOG_DEBUG) ||
+	    (t->x.state != PT_TFTP_XFER_DONE &&
+	     pt_log_enabled(srv->log, PT_LOG_INFO)))
+		tftp_addr_format((const struct sockaddr *)&t->peer.ss, peer,
+				 sizeof peer);
+	else
+		peer[0] = '\0';
 	if (t->x.state == PT_TFTP_XFER_DONE) {
 		tftp_count(&srv->c.completed, 1);
 		pt_log_debug(srv->log,
@@ -173,6 +178,9 @@ static void finish(struct tftp_transfer *t, int64_t now_ms)
 void tftp_transfer_abandon(struct tftp_transfer *t)
 {
 	tftp_count(&t->w->srv->c.failed, 1);
+	pt_log_debug(t->w->srv->log, "tftp: transfer of '%s' abandoned: its "
+				     "client asked anew from the same port",
+		     t->name);
 	destroy(t);
 }
 
@@ -246,35 +254,53 @@ static void on_timer(pt_loop_t *loop, uint64_t id, void *data)
 		finish(t, now);
 }
 
-static void on_readable(pt_loop_t *loop, int fd, unsigned events, void *data)
+/* Reads what the client sent (one system call for a batch) and acts on
+ * it.  Returns true when that ended the transfer: t is freed then. */
+static bool drain(struct tftp_transfer *t, int64_t now)
 {
-	struct tftp_transfer *t = data;
-	uint8_t buf[REPLY_BUF];
-	int64_t now = pt_clock_mono_ms();
+	uint8_t buf[REPLY_BATCH][REPLY_BUF];
+	struct iovec iov[REPLY_BATCH];
+	struct mmsghdr msgs[REPLY_BATCH];
 	bool more = false;
-	(void)loop;
-	(void)events;
+
 	for (int i = 0; i < REPLY_BATCH; i++) {
-		ssize_t n = recv(fd, buf, sizeof buf, 0);
-		if (n < 0) {
-			if (errno == EAGAIN || errno == EWOULDBLOCK ||
-			    errno == EINTR)
-				break;
-			t->x.state = PT_TFTP_XFER_FAILED;
-			t->why = errno == ECONNREFUSED
-					 ? "the client's port is closed"
-					 : "receiving failed";
-			break;
-		}
-		if (pt_tftp_xfer_on_packet(&t->x, buf, (size_t)n, now))
-			more = true;
-		if (t->x.state != PT_TFTP_XFER_SENDING)
-			break;
+		iov[i] = (struct iovec){.iov_base = buf[i],
+					.iov_len = sizeof buf[i]};
+		msgs[i] = (struct mmsghdr){.msg_hdr = {.msg_iov = &iov[i],
+						       .msg_iovlen = 1}};
 	}
+	int n;
+	do
+		n = recvmmsg(t->fd, msgs, REPLY_BATCH, MSG_DONTWAIT, NULL);
+	while (n < 0 && errno == EINTR);
+	if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+		t->x.state = PT_TFTP_XFER_FAILED;
+		t->why = errno == ECONNREFUSED ? "the client's port is closed"
+					       : "receiving failed";
+	}
+	for (int i = 0; i < n && t->x.state == PT_TFTP_XFER_SENDING; i++)
+		if (pt_tftp_xfer_on_packet(&t->x, buf[i], msgs[i].msg_len,
+					   now))
+			more = true;
 	if (more && t->x.state == PT_TFTP_XFER_SENDING)
 		pump(t);
-	if (t->x.state != PT_TFTP_XFER_SENDING)
-		finish(t, now);
+	if (t->x.state == PT_TFTP_XFER_SENDING)
+		return false;
+	finish(t, now);
+	return true;
+}
+
+static void on_readable(pt_loop_t *loop, int fd, unsigned events, void *data)
+{
+	(void)loop;
+	(void)fd;
+	(void)events;
+	drain(data, pt_clock_mono_ms());
+}
+
+bool tftp_transfer_settle(struct tftp_transfer *t, int64_t now_ms)
+{
+	return drain(t, now_ms);
 }
 
 int tftp_transfer_start(tftp_worker_t *w, const tftp_dgram_t *d,
