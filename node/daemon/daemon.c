@@ -237,8 +237,9 @@ static void log_ready(struct daemon *d, uint64_t last)
 			continue;
 		}
 		if (strcmp(svc[i].name, "tftp") == 0 && d->tftp) {
-			pt_daemon_tftp_describe(d->tftp, item, sizeof item);
-			list_add(running, sizeof running, item);
+			char what[512]; /* names static_dir, a path */
+			pt_daemon_tftp_describe(d->tftp, what, sizeof what);
+			list_add(running, sizeof running, what);
 			continue;
 		}
 		if (strcmp(svc[i].name, "tvs") == 0 && d->tvs) {
