@@ -48,6 +48,7 @@ typedef struct tftp_dgram {
 /* Kinds of log lines that are limited per worker. */
 enum tftp_log_kind {
 	TFTP_LOG_REFUSED, /* writes, bad names, provider refusals */
+	TFTP_LOG_NOT_FOUND,
 	TFTP_LOG_ILLEGAL, /* malformed requests, other opcodes */
 	TFTP_LOG_LIMITED, /* rate, per-client cap, server busy */
 	TFTP_LOG_FAILED,  /* transfers given up */

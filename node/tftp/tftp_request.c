@@ -13,6 +13,7 @@
 
 static const char *const kind_names[TFTP_LOG_KINDS] = {
 	[TFTP_LOG_REFUSED] = "refusal",
+	[TFTP_LOG_NOT_FOUND] = "file-not-found",
 	[TFTP_LOG_ILLEGAL] = "malformed-request",
 	[TFTP_LOG_LIMITED] = "limit",
 	[TFTP_LOG_FAILED] = "failed-transfer",
@@ -184,7 +185,7 @@ static int deliver(tftp_worker_t *w, const tftp_dgram_t *d, int64_t now,
 
 	int r = lookup(w, d, name, &blob, text, sizeof text, &which);
 	if (r == PT_ERR_NOT_FOUND) {
-		r = refusal(no, &c->not_found, TFTP_LOG_REFUSED, PT_LOG_DEBUG,
+		r = refusal(no, &c->not_found, TFTP_LOG_NOT_FOUND, PT_LOG_INFO,
 			    PT_TFTP_E_NOT_FOUND, "File not found",
 			    "no file '%s'", name);
 		goto out;

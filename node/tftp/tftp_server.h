@@ -15,17 +15,18 @@
  * at the start, into a copy of their own (files above
  * PT_TFTP_NETASCII_MAX are refused with "allocation exceeded").
  *
- * Refusals, each with an ERROR packet and (except file not found, logged
- * at debug) a log line: write requests and names refused by
- * pt_tftp_name_check() or a provider get access violation (2); unknown
- * files file not found (1); mail mode, malformed requests and other
- * opcodes illegal operation (4); a datagram shorter than an opcode is
- * dropped.  When max_transfers are running new requests get "allocation
- * exceeded" (3) with a "server busy" text; a client over its concurrency
- * cap or its request rate gets undefined (0) with a text saying which
- * (rate-limited requests are answered at most once a second per address).
- * Refusal log lines are limited to PT_TFTP_LOG_BURST a second per worker
- * and kind; the rest are counted in a summary line.
+ * Refusals, each with an ERROR packet and a log line: write requests and
+ * names refused by pt_tftp_name_check() or a provider get access
+ * violation (2); unknown files file not found (1); mail mode, malformed
+ * requests and unknown opcodes illegal operation (4).  A datagram shorter
+ * than an opcode, and packets of a transfer (DATA, ACK, ERROR, OACK)
+ * reaching the TFTP port, are dropped unanswered.  When max_transfers are
+ * running new requests get "allocation exceeded" (3) with a "server busy"
+ * text; a client over its concurrency cap or its request rate gets
+ * undefined (0) with a text saying which (rate-limited requests are
+ * answered at most once a second per address).  Refusal log lines are
+ * limited to PT_TFTP_LOG_BURST a second per worker and kind; the next line
+ * of that kind says how many were left out.
  *
  * A request that repeats one already being served (same client address
  * and port, same worker) before the client acknowledged anything is

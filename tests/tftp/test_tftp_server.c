@@ -533,6 +533,51 @@ START_TEST(refusals)
 }
 END_TEST
 
+static unsigned count_in_log(const char *needle)
+{
+	char *text = log_text();
+	unsigned n = 0;
+	for (const char *p = strstr(text, needle); p; p = strstr(p + 1, needle))
+		n++;
+	free(text);
+	return n;
+}
+
+/* A flood of refusals costs a bounded number of log lines; the next line
+ * after the second says how many were left out. */
+START_TEST(refusal_lines_are_limited)
+{
+	server_start(NULL);
+	int fd = raw_open();
+	uint8_t req[600], buf[1024];
+	size_t n = request(req, PT_TFTP_RRQ, "x/../y", "octet", NULL, 0);
+	for (int i = 0; i < 30; i++)
+		raw_send_to(fd, port, req, n);
+	for (int i = 0; i < 30; i++)
+		ck_assert_int_ge(raw_recv(fd, buf, sizeof buf, WAIT_MS, NULL), 4);
+	poll(NULL, 0, 1100);
+	raw_send_to(fd, port, req, n);
+	ck_assert_int_ge(raw_recv(fd, buf, sizeof buf, WAIT_MS, NULL), 4);
+	unsigned logged = count_in_log("refused read request for 'x/../y'");
+	/* Lines "tftp: N more refusal lines of worker W left out ...". */
+	char *text = log_text();
+	unsigned left_out = 0;
+	const char *tag = " more refusal lines of worker";
+	for (const char *m = strstr(text, tag); m; m = strstr(m + 1, tag)) {
+		const char *q = m;
+		while (q > text && q[-1] >= '0' && q[-1] <= '9')
+			q--;
+		left_out += (unsigned)strtoul(q, NULL, 10);
+	}
+	free(text);
+	ck_assert_uint_le(logged, 2 * PT_TFTP_LOG_BURST);
+	ck_assert_uint_ge(left_out, 1);
+	ck_assert_uint_eq(logged + left_out, 31);
+	ck_assert_uint_eq(stats().denied, 31);
+	close(fd);
+}
+END_TEST
+
 START_TEST(symlink_out_of_root_refused)
 {
 	server_start(NULL);
@@ -1027,6 +1072,7 @@ static Suite *server_suite(void)
 	tcase_add_checked_fixture(proto, setup, teardown);
 	tcase_set_timeout(proto, 120);
 	tcase_add_test(proto, refusals);
+	tcase_add_test(proto, refusal_lines_are_limited);
 	tcase_add_test(proto, symlink_out_of_root_refused);
 	tcase_add_test(proto, duplicate_acks_send_nothing_twice);
 	tcase_add_test(proto, silent_client_is_given_up);
