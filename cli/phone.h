@@ -147,11 +147,16 @@ typedef struct pt_phone_boot {
 	 * makes that a failure (phone boot), false fetches the .enc.sgn
 	 * file without opening it (a storm of keyless phones). */
 	bool need_decrypt;
+	/* Fetch without checking (a load generator whose own CPU must not
+	 * be the limit): lists are only parsed to learn whether they hold a
+	 * TFTP certificate, a .sgn is only stripped, nothing is installed. */
+	bool fetch_only;
 
 	/* Results. */
 	pt_phone_trust_t *trust;
 	const char *ctl_from;    /* "state", "tftp" or NULL: none */
 	const char *itl_from;
+	bool lists_want_signed;  /* fetch_only: a list has a TFTP cert */
 	pt_phone_file_t files[PT_PHONE_FILES_MAX];
 	size_t n_files;
 	bool have_config;

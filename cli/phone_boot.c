@@ -35,6 +35,7 @@
 #include "lib/encconfig.h"
 #include "lib/errors.h"
 #include "lib/seal.h"
+#include "lib/sgn.h"
 #include "lib/tlv.h"
 #include "phone.h"
 
@@ -228,9 +229,38 @@ static int load_state(pt_phone_boot_t *b)
 
 /* ---- trust lists ---- */
 
+/* Fetch-only: what tlv-files.md §1 makes a phone ask for signed files,
+ * read from the list without checking its signature. */
+static int note_list(pt_phone_boot_t *b, bool ctl, pt_phone_file_t *f,
+		     const uint8_t *data, size_t len)
+{
+	pt_tlv_file_t *t = NULL;
+	pt_tlv_diag_t d = {0};
+	int r = pt_tlv_parse(data, len, &t, &d);
+	if (r != PT_OK) {
+		f->result = PT_PHONE_REFUSED;
+		snprintf(f->detail, sizeof f->detail, "%s", d.text);
+		return fail_step(b, ctl ? "ctl" : "itl", r, "%s: %s", f->name,
+				 d.text);
+	}
+	for (size_t i = 0; i < t->n_records; i++) {
+		const pt_tlv_record_t *rec = &t->records[i];
+		if ((rec->role == PT_TLV_ROLE_TFTP ||
+		     rec->role == PT_TLV_ROLE_CCM_TFTP) &&
+		    rec->cert.len > 0)
+			b->lists_want_signed = true;
+	}
+	pt_tlv_file_destroy(&t);
+	snprintf(f->detail, sizeof f->detail, "not checked (fetch only)");
+	return PT_OK;
+}
+
 static int install_list(pt_phone_boot_t *b, bool ctl, pt_phone_file_t *f,
 			const uint8_t *data, size_t len)
 {
+	if (b->fetch_only)
+		return note_list(b, ctl, f, data, len);
+
 	const char *step = ctl ? "ctl" : "itl";
 	const pt_tlv_file_t *old = ctl ? pt_phone_trust_peek_ctl(b->trust)
 				       : pt_phone_trust_peek_itl(b->trust);
@@ -424,8 +454,15 @@ static int boot_config(pt_phone_boot_t *b)
 
 	pt_configfiles_build_name(PT_CONFIGFILES_PLAIN, b->mac, base,
 				  sizeof base);
-	if ((r = pt_phone_trust_request_name(b->trust, base, &name)) != PT_OK)
+	if (b->fetch_only) {
+		if (asprintf(&name, "%s%s", base,
+			     b->lists_want_signed ? ".sgn" : "") < 0)
+			return fail_step(b, "config", PT_ERR_NOMEM,
+					 "out of memory");
+	} else if ((r = pt_phone_trust_request_name(b->trust, base, &name)) !=
+		   PT_OK) {
 		return fail_step(b, "config", r, "%s", pt_strerror(r));
+	}
 	r = fetch(b, name, &got, &f);
 	if (r == PT_ERR_NOT_FOUND) {
 		r = fail_step(b, "config", r, "the server has no %s", name);
@@ -437,7 +474,17 @@ static int boot_config(pt_phone_boot_t *b)
 	}
 	payload = got.data;
 	payload_len = got.len;
-	if (ends_with(name, ".sgn")) {
+	if (b->fetch_only && ends_with(name, ".sgn")) {
+		pt_sgn_diag_t d = {0};
+		r = pt_sgn_strip(got.data, got.len, &payload, &payload_len, &d);
+		if (r != PT_OK) {
+			f->result = PT_PHONE_REFUSED;
+			r = fail_step(b, "config", r,
+				      "%s is no signed file: %s at offset %zu",
+				      name, d.what, d.offset);
+			goto out;
+		}
+	} else if (ends_with(name, ".sgn")) {
 		pt_phone_diag_t d = {{0}};
 		r = pt_phone_trust_verify_sgn(b->trust, got.data, got.len,
 					      name, &payload, &payload_len,

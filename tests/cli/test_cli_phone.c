@@ -41,7 +41,7 @@
 
 static char *tmp, *pub, *srv;
 static char server[64];
-static pid_t tftpd = -1;
+static pid_t tftpd = -1, daemon_pid = -1;
 
 static char *path_in(const char *dir, const char *rel)
 {
@@ -278,6 +278,75 @@ static void start_tftpd(void)
 	ck_abort_msg("in.tftpd did not come up on %s", addr);
 }
 
+/* A free TCP port on loopback. */
+static int free_tcp_port(void)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET};
+	socklen_t len = sizeof a;
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+	close(fd);
+	return ntohs(a.sin_port);
+}
+
+/* phonetrustd serving the TFTP directory from its static_dir (the files
+ * a publisher exported), on a store of its own; server names it. */
+static void start_phonetrustd(void)
+{
+	char *data = path_in(tmp, "node"), *conf = path_in(tmp, "node.ini");
+	char *log = path_in(tmp, "node.log"), *text = NULL;
+	pt_store_t *store = NULL;
+	ck_assert_int_eq(pt_store_open(data, PT_STORE_CREATE, 64 << 20,
+				       &store),
+			 PT_OK);
+	pt_store_destroy(&store);
+	int port = free_port();
+	ck_assert_int_ge(asprintf(&text,
+				  "[node]\n"
+				  "name = t1\n"
+				  "role = publisher\n"
+				  "data_dir = %s\n"
+				  "[ports]\n"
+				  "replication_stream = %d\n"
+				  "replication_sync = %d\n"
+				  "[tftp]\n"
+				  "enabled = yes\n"
+				  "port = %d\n"
+				  "workers = 2\n"
+				  "per_client_max = 0\n"
+				  "per_client_rate = 0\n"
+				  "static_dir = %s\n",
+				  data, free_tcp_port(), free_tcp_port(), port,
+				  srv),
+			 0);
+	pt_test_write_file(conf, text);
+	snprintf(server, sizeof server, "127.0.0.1:%d", port);
+	const char *bin = pt_test_bin("node/phonetrustd");
+	daemon_pid = fork();
+	ck_assert_int_ge(daemon_pid, 0);
+	if (daemon_pid == 0) {
+		int out = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		dup2(out, 1);
+		dup2(out, 2);
+		execl(bin, bin, "--config", conf, (char *)NULL);
+		_exit(127);
+	}
+	bool up = false;
+	for (int i = 0; i < 100 && !up; i++)
+		up = answers(port);
+	if (!up) {
+		char *t = pt_test_read_file(log, NULL);
+		ck_abort_msg("phonetrustd did not serve TFTP:\n%s", t);
+	}
+	free(text);
+	free(data);
+	free(conf);
+	free(log);
+}
+
 static EVP_PKEY *phone_key;
 static char *phone_pem;
 
@@ -332,6 +401,11 @@ static void teardown(void)
 		kill(tftpd, SIGTERM);
 		waitpid(tftpd, NULL, 0);
 		tftpd = -1;
+	}
+	if (daemon_pid > 0) {
+		kill(daemon_pid, SIGKILL);
+		waitpid(daemon_pid, NULL, 0);
+		daemon_pid = -1;
 	}
 	EVP_PKEY_free(phone_key);
 	phone_key = NULL;
@@ -749,6 +823,68 @@ START_TEST(usage_errors_and_a_silent_server)
 }
 END_TEST
 
+START_TEST(against_phonetrustd)
+{
+	/* Windows (RFC 7440) and small blocks, which tftpd-hpa does not
+	 * offer: the encrypted file takes several windows. */
+	start_phonetrustd();
+	pt_run_t r;
+	ck_assert_msg(boot(&r, PLAIN_MAC,
+			   (const char *[]){"--windowsize", "8", "--json",
+					    NULL}) == 0,
+		      "%s%s", r.out, r.err);
+	json_t *j = parse_json(r.out);
+	json_t *f = file_entry(j, "CTLFile.tlv");
+	ck_assert(json_is_true(json_object_get(f, "oack")));
+	ck_assert_int_eq(json_integer_value(json_object_get(f, "windowsize")),
+			 8);
+	ck_assert_str_eq(jstr(file_entry(j, PLAIN ".cnf.xml.sgn"), "result"),
+			 "verified");
+	json_decref(j);
+	pt_run_clear(&r);
+
+	ck_assert_msg(boot(&r, ENC_MAC,
+			   (const char *[]){"--key", phone_pem, "--blksize",
+					    "64", "--windowsize", "4", "--json",
+					    NULL}) == 0,
+		      "%s%s", r.out, r.err);
+	no_secret(&r);
+	j = parse_json(r.out);
+	f = file_entry(j, ENC ".cnf.xml.enc.sgn");
+	ck_assert_str_eq(jstr(f, "result"), "decrypted");
+	ck_assert_int_eq(json_integer_value(json_object_get(f, "blksize")),
+			 64);
+	ck_assert_int_gt(json_integer_value(json_object_get(f, "bytes")),
+			 8 * 64);
+	json_decref(j);
+	pt_run_clear(&r);
+
+	/* A storm, checked and fetch-only: the same transfers. */
+	for (int only = 0; only < 2; only++) {
+		const char *args[] = {"phone", "storm", "--tftp", server,
+				      "--phones", "40", "--concurrency", "8",
+				      "--macs-from-store", "--windowsize", "4",
+				      "--json", only ? "--fetch-only" : NULL,
+				      NULL};
+		ck_assert_msg(run(&r, pub, args) == 0, "%s%s", r.out, r.err);
+		j = parse_json(r.out);
+		ck_assert_int_eq(json_integer_value(json_object_get(j,
+								    "transfers")),
+				 20 * 3 + 20 * 4);
+		ck_assert_int_eq(json_integer_value(json_object_get(
+					 j, "phones_failed")),
+				 0);
+		ck_assert_int_eq(json_integer_value(json_object_get(
+					 j, "failed_transfers")),
+				 0);
+		ck_assert(json_boolean_value(json_object_get(j, "checked")) ==
+			  !only);
+		json_decref(j);
+		pt_run_clear(&r);
+	}
+}
+END_TEST
+
 static Suite *phone_suite(void)
 {
 	Suite *s = suite_create("cli_phone");
@@ -762,6 +898,7 @@ static Suite *phone_suite(void)
 	tcase_add_test(tc, state_refuses_a_ctl_of_unknown_tokens);
 	tcase_add_test(tc, storm_against_tftpd_hpa);
 	tcase_add_test(tc, usage_errors_and_a_silent_server);
+	tcase_add_test(tc, against_phonetrustd);
 	suite_add_tcase(s, tc);
 	return s;
 }
