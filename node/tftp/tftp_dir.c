@@ -67,13 +67,18 @@ static uint64_t name_hash(const char *s)
 
 int pt_tftp_dir_new(const pt_tftp_dir_opts_t *opts, pt_tftp_dir_t **out)
 {
+	pt_tftp_dir_t *d = NULL;
+	int r;
+
 	*out = NULL;
 	if (!opts->root || !*opts->root ||
 	    opts->cache_files > PT_TFTP_DIR_CACHE_FILES_MAX)
 		return PT_ERR_INVALID;
-	pt_tftp_dir_t *d = calloc(1, sizeof *d);
+	d = calloc(1, sizeof *d);
 	if (!d)
 		return PT_ERR_NOMEM;
+	d->root_fd = -1;
+	pthread_mutex_init(&d->lock, NULL);
 	d->max_file = opts->max_file_size ? opts->max_file_size
 					  : PT_TFTP_DIR_DEFAULT_MAX_FILE;
 	d->cache_files = opts->cache_files ? opts->cache_files
@@ -85,19 +90,20 @@ int pt_tftp_dir_new(const pt_tftp_dir_opts_t *opts, pt_tftp_dir_t **out)
 	atomic_init(&d->misses, 0);
 	d->entries = calloc(d->cache_files, sizeof *d->entries);
 	if (!d->entries) {
-		free(d);
-		return PT_ERR_NOMEM;
+		r = PT_ERR_NOMEM;
+		goto out;
 	}
 	d->root_fd = open(opts->root, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (d->root_fd < 0) {
-		int r = PT_ESYS(errno);
-		free(d->entries);
-		free(d);
-		return r;
+		r = PT_ESYS(errno);
+		goto out;
 	}
-	pthread_mutex_init(&d->lock, NULL);
 	*out = d;
-	return PT_OK;
+	d = NULL;
+	r = PT_OK;
+out:
+	pt_tftp_dir_destroy(&d);
+	return r;
 }
 
 static void entry_clear(struct entry *e)
@@ -115,7 +121,8 @@ void pt_tftp_dir_destroy(pt_tftp_dir_t **dirp)
 	for (size_t i = 0; i < d->n; i++)
 		entry_clear(&d->entries[i]);
 	free(d->entries);
-	close(d->root_fd);
+	if (d->root_fd >= 0)
+		close(d->root_fd);
 	pthread_mutex_destroy(&d->lock);
 	free(d);
 	*dirp = NULL;

@@ -89,13 +89,15 @@ int tftp_socket_probe(const tftp_addr_t *addr)
 int tftp_socket_listen(const tftp_addr_t *addr, bool wildcard,
 		       unsigned rcvbuf, unsigned *granted, int *fd_out)
 {
-	int one = 1, r;
+	int one = 1, r = PT_OK;
 	int fd = udp_socket(addr->ss.ss_family);
 	*fd_out = -1;
 	if (fd < 0)
 		return PT_ESYS(errno);
-	if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0)
-		goto fail;
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) {
+		r = PT_ESYS(errno);
+		goto out;
+	}
 	/* A boot storm arrives in bursts far larger than the default buffer;
 	 * SO_RCVBUFFORCE passes net.core.rmem_max when the process may, and
 	 * SO_RCVBUF takes what the sysctl allows otherwise. */
@@ -107,23 +109,29 @@ int tftp_socket_listen(const tftp_addr_t *addr, bool wildcard,
 	if (getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &got, &gl) == 0 && got > 0)
 		*granted = (unsigned)got;
 	if (wildcard && addr->ss.ss_family == AF_INET &&
-	    setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof one) != 0)
-		goto fail;
+	    setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof one) != 0) {
+		r = PT_ESYS(errno);
+		goto out;
+	}
 	if (wildcard && addr->ss.ss_family == AF_INET6) {
 		if (setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one,
-			       sizeof one) != 0)
-			goto fail;
+			       sizeof one) != 0) {
+			r = PT_ESYS(errno);
+			goto out;
+		}
 		/* IPv4 clients of a dual-stack socket come with IPv4 packet
 		 * info; a v6-only socket refuses the option, harmlessly. */
 		setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof one);
 	}
-	if (bind(fd, (const struct sockaddr *)&addr->ss, addr->len) != 0)
-		goto fail;
+	if (bind(fd, (const struct sockaddr *)&addr->ss, addr->len) != 0) {
+		r = PT_ESYS(errno);
+		goto out;
+	}
 	*fd_out = fd;
-	return PT_OK;
-fail:
-	r = PT_ESYS(errno);
-	close(fd);
+	fd = -1;
+out:
+	if (fd >= 0)
+		close(fd);
 	return r;
 }
 

@@ -310,16 +310,18 @@ int tftp_transfer_start(tftp_worker_t *w, const tftp_dgram_t *d,
 {
 	size_t nlen = strlen(name);
 	struct tftp_transfer *t = calloc(1, sizeof *t + nlen + 1);
+	bool registered = false;
 	int fd = -1, r;
 
 	if (!t)
 		return PT_ERR_NOMEM;
 	r = tftp_socket_transfer(&d->local, d->ifindex, &d->peer, &fd);
 	if (r != PT_OK)
-		goto fail;
+		goto out;
 	r = pt_loop_fd_add(w->loop, fd, PT_LOOP_READ, on_readable, t);
 	if (r != PT_OK)
-		goto fail;
+		goto out;
+	registered = true;
 	t->w = w;
 	t->fd = fd;
 	t->peer = d->peer;
@@ -330,10 +332,8 @@ int tftp_transfer_start(tftp_worker_t *w, const tftp_dgram_t *d,
 			   params, w->srv->retries, now_ms);
 	r = pt_loop_timer_add(w->loop, (uint64_t)(t->x.deadline_ms - now_ms), 0,
 			      on_timer, t, &t->timer);
-	if (r != PT_OK) {
-		pt_loop_fd_del(w->loop, fd);
-		goto fail;
-	}
+	if (r != PT_OK)
+		goto out;
 	/* From here on t owns the counts and is ended by finish(). */
 	t->blob = pt_blob_ref(blob);
 	t->client_counted = client_counted;
@@ -341,8 +341,11 @@ int tftp_transfer_start(tftp_worker_t *w, const tftp_dgram_t *d,
 	pump(t);
 	if (t->x.state != PT_TFTP_XFER_SENDING)
 		finish(t, now_ms);
-	return PT_OK;
-fail:
+	t = NULL;
+	fd = -1;
+out:
+	if (registered && fd >= 0)
+		pt_loop_fd_del(w->loop, fd);
 	if (fd >= 0)
 		close(fd);
 	free(t);
