@@ -215,13 +215,11 @@ static void assert_file(const char *path, const void *want, size_t len)
 static void tftp_hpa_get(const char *mode, const char *remote,
 			 const char *local)
 {
-	char ports[8], cmd[512];
+	char ports[8];
 	snprintf(ports, sizeof ports, "%u", port);
-	snprintf(cmd, sizeof cmd, "get %s %s", remote, local);
 	char *argv[] = {"timeout", "30", "/usr/bin/tftp", "-m", (char *)mode,
 			"127.0.0.1", ports, "-c", "get", (char *)remote,
 			(char *)local, NULL};
-	(void)cmd;
 	run_client(argv);
 }
 
