@@ -465,7 +465,12 @@ static int boot_config(pt_phone_boot_t *b)
 	}
 	r = fetch(b, name, &got, &f);
 	if (r == PT_ERR_NOT_FOUND) {
-		r = fail_step(b, "config", r, "the server has no %s", name);
+		r = fail_step(b, "config", r, "the server has no %s%s", name,
+			      ends_with(name, ".sgn")
+				      ? " (a phone whose CTL or ITL holds a "
+					"TFTP certificate asks for the signed "
+					"file only)"
+				      : "");
 		goto out;
 	}
 	if (r != PT_OK) {

@@ -227,7 +227,6 @@ static int generate_macs(const char *prefix, size_t phones, storm_t *s)
 typedef struct mac_walk {
 	storm_t *s;
 	size_t cap;
-	int err;
 } mac_walk_t;
 
 static int visit_device(void *ctx, const uint8_t *key, size_t key_len,
@@ -246,10 +245,8 @@ static int visit_device(void *ctx, const uint8_t *key, size_t key_len,
 	if (w->s->n_macs == w->cap) {
 		size_t cap = w->cap ? w->cap * 2 : 256;
 		char(*grown)[13] = realloc(w->s->macs, cap * sizeof *grown);
-		if (!grown) {
-			w->err = PT_ERR_NOMEM;
-			return 1;
-		}
+		if (!grown)
+			return PT_ERR_NOMEM;
 		w->s->macs = grown;
 		w->cap = cap;
 	}
@@ -261,15 +258,13 @@ static int macs_from_store(pt_cli_t *cli, storm_t *s)
 {
 	pt_store_t *store = pt_cli_store(cli);
 	pt_txn_t *txn = NULL;
-	mac_walk_t w = {s, 0, PT_OK};
+	mac_walk_t w = {s, 0};
 	if (!store)
 		return PT_EXIT_REFUSED;
 	int r = pt_txn_begin(store, false, "cli phone storm", &txn);
 	if (r == PT_OK)
 		r = pt_txn_foreach(txn, PT_TABLE_DEVICES, visit_device, &w);
 	pt_txn_abort(&txn);
-	if (r == 1)
-		r = w.err;
 	if (r != PT_OK)
 		return pt_cli_refuse("cannot list devices in %s: %s",
 				     cli->data_dir, pt_strerror(r));

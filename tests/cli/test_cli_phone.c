@@ -25,6 +25,7 @@
 
 #include "lib/certs.h"
 #include "lib/errors.h"
+#include "lib/sgn.h"
 #include "pt_test.h"
 #include "pt_testcert.h"
 #include "pt_testtoken.h"
@@ -630,6 +631,56 @@ START_TEST(tampered_or_missing_config_refused)
 }
 END_TEST
 
+START_TEST(phone_without_lists_asks_for_the_plain_file)
+{
+	if (!tftpd_possible())
+		return;
+	/* A server with no trust lists: the phone has no TFTP certificate,
+	 * so it asks for SEP<MAC>.cnf.xml and takes it unsigned. */
+	char *ctl = path_in(srv, "CTLFile.tlv"), *itl = path_in(srv,
+							       "ITLFile.tlv");
+	char *sgn = path_in(srv, PLAIN ".cnf.xml.sgn");
+	char *plain = path_in(srv, PLAIN ".cnf.xml");
+	ck_assert_int_eq(unlink(ctl), 0);
+	ck_assert_int_eq(unlink(itl), 0);
+	size_t len = 0, plen = 0;
+	uint8_t *b = (uint8_t *)pt_test_read_file(sgn, &len);
+	const uint8_t *payload = NULL;
+	ck_assert_int_eq(pt_sgn_strip(b, len, &payload, &plen, NULL), PT_OK);
+	write_bytes(plain, payload, plen);
+	free(b);
+
+	pt_run_t r;
+	ck_assert_msg(boot(&r, PLAIN_MAC, (const char *[]){"--json", NULL}) ==
+			      0,
+		      "%s%s", r.out, r.err);
+	no_secret(&r);
+	json_t *j = parse_json(r.out);
+	ck_assert_str_eq(jstr(file_entry(j, "CTLFile.tlv"), "result"),
+			 "not-found");
+	ck_assert_str_eq(jstr(file_entry(j, "ITLFile.tlv"), "result"),
+			 "not-found");
+	ck_assert_str_eq(jstr(file_entry(j, PLAIN ".cnf.xml"), "result"),
+			 "fetched");
+	ck_assert(json_is_null(json_object_get(j, "ctl")));
+	json_t *c = json_object_get(j, "config");
+	ck_assert(json_is_false(json_object_get(c, "signed")));
+	ck_assert_str_eq(jstr(c, "auth_password"), "********");
+	json_decref(j);
+	pt_run_clear(&r);
+
+	/* Something that is no configuration at all. */
+	pt_test_write_file(plain, "<html>not a phone's</html>\n");
+	ck_assert_int_eq(boot(&r, PLAIN_MAC, NULL), 1);
+	ck_assert_ptr_nonnull(strstr(r.err, "no phone configuration"));
+	pt_run_clear(&r);
+	free(ctl);
+	free(itl);
+	free(sgn);
+	free(plain);
+}
+END_TEST
+
 START_TEST(state_refuses_a_ctl_of_unknown_tokens)
 {
 	if (!tftpd_possible())
@@ -895,6 +946,7 @@ static Suite *phone_suite(void)
 	tcase_add_test(tc, encrypted_phone_decrypts_with_its_key);
 	tcase_add_test(tc, encrypted_phone_without_the_right_key_fails);
 	tcase_add_test(tc, tampered_or_missing_config_refused);
+	tcase_add_test(tc, phone_without_lists_asks_for_the_plain_file);
 	tcase_add_test(tc, state_refuses_a_ctl_of_unknown_tokens);
 	tcase_add_test(tc, storm_against_tftpd_hpa);
 	tcase_add_test(tc, usage_errors_and_a_silent_server);
