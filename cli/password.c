@@ -159,8 +159,10 @@ static int prompt_once(int fd, const char *prompt, char *buf, size_t cap,
 	quiet = saved;
 	quiet.c_lflag &= ~(tcflag_t)(ECHO | ECHOE | ECHOK);
 	quiet.c_lflag |= ECHONL;
-	if (write(fd, prompt, strlen(prompt)) < 0 ||
-	    tcsetattr(fd, TCSAFLUSH, &quiet) != 0) {
+	/* Echo off (and type-ahead flushed) before the prompt shows, so
+	 * nothing typed after the prompt is echoed or thrown away. */
+	if (tcsetattr(fd, TCSAFLUSH, &quiet) != 0 ||
+	    write(fd, prompt, strlen(prompt)) < 0) {
 		r = PT_ESYS(errno);
 		snprintf(msg, msg_len, "cannot use the terminal: %s",
 			 strerror(errno));

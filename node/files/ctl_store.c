@@ -33,13 +33,6 @@ static int refuse(char *why, size_t why_len, int err, const char *fmt, ...)
 
 /* ---- reading ---- */
 
-typedef struct collect {
-	void **items;
-	size_t n, cap;
-	const ProtobufCMessageDescriptor *desc;
-	bool sast_only;
-} collect_t;
-
 static bool has_purpose(const Pt__TrustEntry *e, Pt__TrustPurpose p)
 {
 	for (size_t i = 0; i < e->n_purposes; i++)
@@ -48,49 +41,24 @@ static bool has_purpose(const Pt__TrustEntry *e, Pt__TrustPurpose p)
 	return false;
 }
 
-static int collect_visit(void *ctx, const uint8_t *key, size_t key_len,
-			 const uint8_t *val, size_t val_len)
+/* The trust entries with the SAST purpose: the tokens. */
+static int list_tokens(pt_txn_t *txn, Pt__TrustEntry ***out, size_t *n)
 {
-	(void)key;
-	(void)key_len;
-	collect_t *c = ctx;
-	ProtobufCMessage *m = NULL;
-	int r = pt_record_decode(val, val_len, c->desc, &m);
+	ProtobufCMessage **all = NULL;
+	size_t total = 0, kept = 0;
+	int r = pt_record_list(txn, PT_TABLE_TRUST,
+			       &pt__trust_entry__descriptor, &all, &total);
 	if (r != PT_OK)
 		return r;
-	if (c->sast_only &&
-	    !has_purpose((Pt__TrustEntry *)m, PT__TRUST_PURPOSE__TRUST_SAST)) {
-		pt_record_free(m);
-		return PT_OK;
+	for (size_t i = 0; i < total; i++) {
+		if (has_purpose((Pt__TrustEntry *)all[i],
+				PT__TRUST_PURPOSE__TRUST_SAST))
+			all[kept++] = all[i];
+		else
+			pt_record_free(all[i]);
 	}
-	if (c->n == c->cap) {
-		size_t cap = c->cap ? c->cap * 2 : 8;
-		void **grown = realloc(c->items, cap * sizeof *grown);
-		if (!grown) {
-			pt_record_free(m);
-			return PT_ERR_NOMEM;
-		}
-		c->items = grown;
-		c->cap = cap;
-	}
-	c->items[c->n++] = m;
-	return PT_OK;
-}
-
-static int collect(pt_txn_t *txn, pt_table_t table,
-		   const ProtobufCMessageDescriptor *desc, bool sast_only,
-		   void ***items, size_t *n)
-{
-	collect_t c = {.desc = desc, .sast_only = sast_only};
-	int r = pt_txn_foreach(txn, table, collect_visit, &c);
-	if (r != PT_OK) {
-		for (size_t i = 0; i < c.n; i++)
-			pt_record_free(c.items[i]);
-		free(c.items);
-		return r;
-	}
-	*items = c.items;
-	*n = c.n;
+	*out = (Pt__TrustEntry **)all;
+	*n = kept;
 	return PT_OK;
 }
 
@@ -189,11 +157,11 @@ int pt_ctl_state_load(pt_txn_t *txn, pt_ctl_state_t **out)
 	s->verify_err = PT_ERR_NOT_FOUND;
 	int r = pt_cluster_get(txn, &s->cluster);
 	if (r == PT_OK)
-		r = collect(txn, PT_TABLE_NODES, &pt__node__descriptor, false,
-			    (void ***)&s->nodes, &s->n_nodes);
+		r = pt_record_list(txn, PT_TABLE_NODES, &pt__node__descriptor,
+				   (ProtobufCMessage ***)&s->nodes,
+				   &s->n_nodes);
 	if (r == PT_OK)
-		r = collect(txn, PT_TABLE_TRUST, &pt__trust_entry__descriptor,
-			    true, (void ***)&s->tokens, &s->n_tokens);
+		r = list_tokens(txn, &s->tokens, &s->n_tokens);
 	if (r == PT_OK)
 		r = build_inputs(s);
 	if (r != PT_OK)
@@ -224,12 +192,8 @@ void pt_ctl_state_destroy(pt_ctl_state_t **sp)
 	pt_ctl_state_t *s = *sp;
 	if (s->cluster)
 		pt_record_free(&s->cluster->base);
-	for (size_t i = 0; i < s->n_nodes; i++)
-		pt_record_free(&s->nodes[i]->base);
-	for (size_t i = 0; i < s->n_tokens; i++)
-		pt_record_free(&s->tokens[i]->base);
-	free(s->nodes);
-	free(s->tokens);
+	pt_record_list_free((ProtobufCMessage **)s->nodes, s->n_nodes);
+	pt_record_list_free((ProtobufCMessage **)s->tokens, s->n_tokens);
 	pt_tlv_file_destroy(&s->file);
 	free(s->input_tokens);
 	free(s->input_nodes);
