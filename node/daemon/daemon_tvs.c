@@ -218,6 +218,8 @@ void pt_daemon_tvs_stop(pt_daemon_tvs_t **tp)
 	if (t->timer)
 		pt_loop_timer_del(t->loop, t->timer);
 	if (t->srv) {
+		/* Workers first, so the last figures are final. */
+		pt_tvs_server_stop(t->srv);
 		log_stats(t, "at stop");
 		pt_tvs_server_destroy(&t->srv);
 	}

@@ -8,6 +8,8 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -243,6 +245,38 @@ static void client_clear(struct client *c)
 	ERR_clear_error();
 }
 
+/* A server that closes first turns our next write into EPIPE, and the
+ * signal that comes with it would end the caller's process: it is blocked
+ * for the exchange and, if raised by it, taken back before unblocking. */
+struct pipe_guard {
+	sigset_t old;
+	bool was_pending;
+};
+
+static void pipe_guard_begin(struct pipe_guard *g)
+{
+	sigset_t set, pending;
+	sigemptyset(&set);
+	sigaddset(&set, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &set, &g->old);
+	sigpending(&pending);
+	g->was_pending = sigismember(&pending, SIGPIPE);
+}
+
+static void pipe_guard_end(struct pipe_guard *g)
+{
+	sigset_t set, pending;
+	sigemptyset(&set);
+	sigaddset(&set, SIGPIPE);
+	sigpending(&pending);
+	if (!g->was_pending && sigismember(&pending, SIGPIPE)) {
+		struct timespec zero = {0, 0};
+		while (sigtimedwait(&set, NULL, &zero) < 0 && errno == EINTR)
+			;
+	}
+	pthread_sigmask(SIG_SETMASK, &g->old, NULL);
+}
+
 int pt_tvs_client_exchange(const pt_tvs_client_opts_t *opts,
 			   const uint8_t *msg, size_t msg_len, uint8_t *resp,
 			   size_t cap, size_t *resp_len, char *why,
@@ -252,7 +286,9 @@ int pt_tvs_client_exchange(const pt_tvs_client_opts_t *opts,
 			   .why_len = why_len};
 	size_t got = 0;
 	pt_tvs_header_t h;
+	struct pipe_guard guard;
 	*resp_len = 0;
+	pipe_guard_begin(&guard);
 	int r = dial(&c);
 	if (r == PT_OK)
 		r = handshake(&c);
@@ -286,6 +322,7 @@ int pt_tvs_client_exchange(const pt_tvs_client_opts_t *opts,
 	SSL_shutdown(c.ssl);
 out:
 	client_clear(&c);
+	pipe_guard_end(&guard);
 	return r;
 }
 

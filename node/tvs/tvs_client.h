@@ -2,7 +2,9 @@
  * §8): TLS to the server, the server certificate checked against given
  * trust anchors without a host name check, one VERIFY_REQUEST, one
  * VERIFY_RESPONSE, close.  Blocking, with a deadline for connect,
- * handshake and each read.  For tests, the phone simulator and tools;
+ * handshake and each read.  SIGPIPE is blocked in the calling thread for
+ * the exchange (a server that closes first costs an error, not the
+ * process).  For tests, the phone simulator and tools;
  * the benchmark drives its own non-blocking clients.
  */
 #ifndef PT_TVS_TVS_CLIENT_H

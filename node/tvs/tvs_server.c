@@ -447,11 +447,8 @@ void pt_tvs_server_stats(const pt_tvs_server_t *srv, pt_tvs_stats_t *out)
 	};
 }
 
-void pt_tvs_server_destroy(pt_tvs_server_t **srvp)
+void pt_tvs_server_stop(pt_tvs_server_t *srv)
 {
-	if (!srvp || !*srvp)
-		return;
-	pt_tvs_server_t *srv = *srvp;
 	for (unsigned i = 0; srv->workers && i < srv->n_workers; i++) {
 		struct tvs_worker *w = &srv->workers[i];
 		uint64_t one = 1;
@@ -463,8 +460,18 @@ void pt_tvs_server_destroy(pt_tvs_server_t **srvp)
 		struct tvs_worker *w = &srv->workers[i];
 		if (w->started)
 			pthread_join(w->thread, NULL);
-		worker_clear(w);
+		w->started = false;
 	}
+}
+
+void pt_tvs_server_destroy(pt_tvs_server_t **srvp)
+{
+	if (!srvp || !*srvp)
+		return;
+	pt_tvs_server_t *srv = *srvp;
+	pt_tvs_server_stop(srv);
+	for (unsigned i = 0; srv->workers && i < srv->n_workers; i++)
+		worker_clear(&srv->workers[i]);
 	free(srv->workers);
 	SSL_CTX_free(srv->ctx);
 	free(srv);

@@ -96,8 +96,13 @@ unsigned pt_tvs_server_workers(const pt_tvs_server_t *srv);
 /* Reads the counters; callable from any thread while the server runs. */
 void pt_tvs_server_stats(const pt_tvs_server_t *srv, pt_tvs_stats_t *out);
 
-/* Stops and joins the workers, closes every connection without an answer
- * and every socket, frees; accepts NULL and nulls the pointer. */
+/* Stops and joins the workers; every open connection ends without an
+ * answer.  The counters stay readable (final figures).  Idempotent; call
+ * from the thread that owns srv. */
+void pt_tvs_server_stop(pt_tvs_server_t *srv);
+
+/* Stops the server if it runs, closes every socket, frees; accepts NULL
+ * and nulls the pointer. */
 void pt_tvs_server_destroy(pt_tvs_server_t **srv);
 
 #endif
