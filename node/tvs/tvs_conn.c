@@ -100,7 +100,7 @@ void tvs_conn_start(struct tvs_worker *w, int fd, const char *peer)
 	struct tvs_conn *c = calloc(1, sizeof *c);
 	int r = PT_ERR_NOMEM;
 	if (!c)
-		goto fail;
+		goto out;
 	c->w = w;
 	c->fd = fd;
 	c->want = PT_TVS_HEADER_LEN;
@@ -108,27 +108,30 @@ void tvs_conn_start(struct tvs_worker *w, int fd, const char *peer)
 	c->ssl = SSL_new(srv->ctx);
 	if (!c->ssl || SSL_set_fd(c->ssl, fd) != 1) {
 		r = PT_ERR_CRYPTO;
-		goto fail;
+		goto out;
 	}
 	SSL_set_accept_state(c->ssl);
 	r = pt_loop_fd_add(w->loop, fd, PT_LOOP_READ, on_io, c);
 	if (r != PT_OK)
-		goto fail;
+		goto out;
 	c->mask = PT_LOOP_READ;
 	r = pt_loop_timer_add(w->loop, srv->timeout_ms, 0, on_timeout, c,
 			      &c->timer);
 	if (r != PT_OK) {
 		pt_loop_fd_del(w->loop, fd);
-		goto fail;
+		goto out;
 	}
 	c->next = w->conns;
 	if (w->conns)
 		w->conns->prev = c;
 	w->conns = c;
-	/* The client speaks first; its ClientHello is usually here already. */
-	conn_drive(c);
-	return;
-fail:
+out:
+	if (r == PT_OK) {
+		/* The client speaks first; its ClientHello is usually here
+		 * already. */
+		conn_drive(c);
+		return;
+	}
 	count(&srv->errors);
 	tvs_note(w, TVS_R_ERROR, PT_LOG_ERROR,
 		 "tvs: cannot take the connection from %s: %s; closed", peer,
