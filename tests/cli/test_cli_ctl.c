@@ -514,12 +514,19 @@ END_TEST
 START_TEST(replace_token)
 {
 	init_ab();
+	pt_tlv_file_t *f = stored_ctl();
+	ck_assert_uint_eq(f->header.digest, PT_TLV_DIGEST_SHA1);
+	pt_tlv_file_destroy(&f);
+	/* The digest follows the cluster's parameter. */
+	ok((const char *[]){"cluster", "set", "tftp_file_signature_algorithm",
+			    "sha512", NULL});
 	char *fb = fingerprint(x_b);
 	ok((const char *[]){"ctl", "update", "--signer", f_a, "--add-token",
 			    f_c, "--token-pass", src_c, "--remove-token", fb,
 			    NULL});
 	free(fb);
-	pt_tlv_file_t *f = stored_ctl();
+	f = stored_ctl();
+	ck_assert_uint_eq(f->header.digest, PT_TLV_DIGEST_SHA512);
 	ck_assert_uint_eq(f->n_records, 4);
 	ck_assert(record_is(&f->records[0], PT_TLV_ROLE_SAST, x_a));
 	ck_assert(record_is(&f->records[1], PT_TLV_ROLE_SAST, x_c));
