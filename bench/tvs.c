@@ -28,6 +28,7 @@
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -57,6 +58,7 @@ struct opts {
 	unsigned levels[LEVELS_MAX];
 	size_t n_levels;
 	const char *dir;
+	unsigned client_threads;
 };
 
 static uint64_t now_ns(void)
@@ -485,57 +487,136 @@ static double pct_ms(const uint64_t *sorted, size_t n, double p)
 struct result {
 	unsigned concurrency, total, failed;
 	double qps, p50, p99;
+	double server_ms, client_ms; /* CPU per answered query */
 	char error[256];
 };
 
-static void run_level(SSL_CTX *ctx, uint16_t port, const uint8_t *req,
-		      size_t req_len, unsigned conc, unsigned total,
-		      struct result *out, char *protocol, size_t plen)
+/* One client thread's share of a level. */
+struct share {
+	pthread_t thread;
+	struct level lv;
+	unsigned conc;
+};
+
+static void *share_main(void *arg)
 {
-	struct level lv = {.ctx = ctx, .req = req, .req_len = req_len,
-			   .total = total};
-	lv.addr = (struct sockaddr_in){.sin_family = AF_INET,
-				       .sin_port = htons(port)};
-	inet_pton(AF_INET, "127.0.0.1", &lv.addr.sin_addr);
-	lv.lat = calloc(total, sizeof *lv.lat);
-	lv.ep = epoll_create1(EPOLL_CLOEXEC);
-	if (!lv.lat || lv.ep < 0)
-		die("out of resources");
-	uint64_t t0 = now_ns();
-	while (lv.launched < total && lv.launched - lv.done < conc)
-		client_launch(&lv);
+	struct share *sh = arg;
+	struct level *lv = &sh->lv;
+	lv->ep = epoll_create1(EPOLL_CLOEXEC);
+	if (lv->ep < 0)
+		die("epoll: %s", strerror(errno));
+	while (lv->launched < lv->total && lv->launched - lv->done < sh->conc)
+		client_launch(lv);
 	struct epoll_event evs[256];
 	uint64_t last_progress = now_ns();
-	while (lv.done < total) {
-		int n = epoll_wait(lv.ep, evs, 256, 1000);
+	while (lv->done < lv->total) {
+		int n = epoll_wait(lv->ep, evs, 256, 1000);
 		if (n < 0 && errno != EINTR)
 			die("epoll_wait: %s", strerror(errno));
 		for (int i = 0; i < n; i++)
-			client_step(&lv, evs[i].data.ptr);
-		while (lv.launched < total && lv.launched - lv.done < conc)
-			client_launch(&lv);
+			client_step(lv, evs[i].data.ptr);
+		while (lv->launched < lv->total &&
+		       lv->launched - lv->done < sh->conc)
+			client_launch(lv);
 		if (n > 0)
 			last_progress = now_ns();
 		else if (now_ns() - last_progress > QUERY_TIMEOUT_NS)
-			die("no progress for 30 s at concurrency %u (%u of %u "
-			    "done)",
-			    conc, lv.done, total);
+			die("no progress for 30 s (%u of %u done)", lv->done,
+			    lv->total);
 	}
+	close(lv->ep);
+	return NULL;
+}
+
+/* CPU seconds a process has used (all its threads), from /proc. */
+static double proc_cpu(pid_t pid)
+{
+	char path[64], buf[1024];
+	snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return 0;
+	size_t n = fread(buf, 1, sizeof buf - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	/* Fields after the command name, which may hold blanks: utime and
+	 * stime are the 12th and 13th after ')'. */
+	char *p = strrchr(buf, ')');
+	unsigned long long ut = 0, st = 0;
+	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u "
+				"%llu %llu",
+			 &ut, &st) != 2)
+		return 0;
+	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+static double self_cpu(void)
+{
+	struct rusage ru;
+	getrusage(RUSAGE_SELF, &ru);
+	return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
+	       (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+}
+
+static void run_level(SSL_CTX *ctx, uint16_t port, pid_t server,
+		      const uint8_t *req, size_t req_len, unsigned conc,
+		      unsigned total, unsigned threads, struct result *out,
+		      char *protocol, size_t plen)
+{
+	if (threads > conc)
+		threads = conc;
+	struct share *sh = calloc(threads, sizeof *sh);
+	uint64_t *lat = calloc(total, sizeof *lat);
+	if (!sh || !lat)
+		die("out of memory");
+	struct sockaddr_in addr = {.sin_family = AF_INET,
+				   .sin_port = htons(port)};
+	inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
+	for (unsigned t = 0; t < threads; t++) {
+		struct level *lv = &sh[t].lv;
+		*lv = (struct level){.ctx = ctx, .addr = addr, .req = req,
+				     .req_len = req_len};
+		lv->total = total / threads + (t < total % threads);
+		sh[t].conc = conc / threads + (t < conc % threads);
+		lv->lat = calloc(lv->total ? lv->total : 1, sizeof *lv->lat);
+		if (!lv->lat)
+			die("out of memory");
+	}
+	double server0 = proc_cpu(server), client0 = self_cpu();
+	uint64_t t0 = now_ns();
+	for (unsigned t = 0; t < threads; t++)
+		if (pthread_create(&sh[t].thread, NULL, share_main, &sh[t]) != 0)
+			die("cannot start a client thread");
+	for (unsigned t = 0; t < threads; t++)
+		pthread_join(sh[t].thread, NULL);
 	uint64_t elapsed = now_ns() - t0;
-	close(lv.ep);
-	qsort(lv.lat, lv.n_lat, sizeof *lv.lat, cmp_u64);
-	*out = (struct result){
-		.concurrency = conc,
-		.total = total,
-		.failed = lv.failed,
-		.qps = (double)lv.n_lat / ((double)elapsed / 1e9),
-		.p50 = pct_ms(lv.lat, lv.n_lat, 0.50),
-		.p99 = pct_ms(lv.lat, lv.n_lat, 0.99),
-	};
-	snprintf(out->error, sizeof out->error, "%s", lv.first_error);
-	if (lv.protocol[0] && !protocol[0])
-		snprintf(protocol, plen, "%s", lv.protocol);
-	free(lv.lat);
+	double server_cpu = proc_cpu(server) - server0;
+	double client_cpu = self_cpu() - client0;
+
+	size_t n_lat = 0;
+	unsigned failed = 0;
+	*out = (struct result){.concurrency = conc, .total = total};
+	for (unsigned t = 0; t < threads; t++) {
+		struct level *lv = &sh[t].lv;
+		memcpy(lat + n_lat, lv->lat, lv->n_lat * sizeof *lat);
+		n_lat += lv->n_lat;
+		failed += lv->failed;
+		if (lv->first_error[0] && !out->error[0])
+			snprintf(out->error, sizeof out->error, "%s",
+				 lv->first_error);
+		if (lv->protocol[0] && !protocol[0])
+			snprintf(protocol, plen, "%s", lv->protocol);
+		free(lv->lat);
+	}
+	qsort(lat, n_lat, sizeof *lat, cmp_u64);
+	out->failed = failed;
+	out->qps = (double)n_lat / ((double)elapsed / 1e9);
+	out->p50 = pct_ms(lat, n_lat, 0.50);
+	out->p99 = pct_ms(lat, n_lat, 0.99);
+	out->server_ms = n_lat ? 1e3 * server_cpu / (double)n_lat : 0;
+	out->client_ms = n_lat ? 1e3 * client_cpu / (double)n_lat : 0;
+	free(lat);
+	free(sh);
 }
 
 /* ---- main ------------------------------------------------------------------ */
@@ -545,7 +626,8 @@ static void usage(FILE *f)
 	fputs("usage: bench_tvs [--key-type rsa2048|ec256|ec384] "
 	      "[--workers N]\n"
 	      "                 [--requests N] [--levels 1,8,64,1000] "
-	      "[--dir DIR]\n",
+	      "[--dir DIR]\n"
+	      "                 [--client-threads N]\n",
 	      f);
 }
 
@@ -557,16 +639,17 @@ static void parse_args(int argc, char **argv, struct opts *o)
 		{"requests", required_argument, NULL, 'n'},
 		{"levels", required_argument, NULL, 'l'},
 		{"dir", required_argument, NULL, 'd'},
+		{"client-threads", required_argument, NULL, 'c'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
 	static const unsigned defaults[] = {1, 8, 64, 1000};
-	*o = (struct opts){.key_type = "rsa2048"};
+	*o = (struct opts){.key_type = "rsa2048", .client_threads = 1};
 	memcpy(o->levels, defaults, sizeof defaults);
 	o->n_levels = 4;
 	int c;
-	while ((c = getopt_long(argc, argv, "k:w:n:l:d:h", longopts, NULL)) !=
-	       -1) {
+	while ((c = getopt_long(argc, argv, "k:w:n:l:d:c:h", longopts,
+				NULL)) != -1) {
 		switch (c) {
 		case 'k':
 			o->key_type = optarg;
@@ -592,6 +675,11 @@ static void parse_args(int argc, char **argv, struct opts *o)
 		}
 		case 'd':
 			o->dir = optarg;
+			break;
+		case 'c':
+			o->client_threads = (unsigned)strtoul(optarg, NULL, 10);
+			if (o->client_threads < 1 || o->client_threads > 64)
+				die("--client-threads: 1 to 64");
 			break;
 		case 'h':
 			usage(stdout);
@@ -691,22 +779,38 @@ int main(int argc, char **argv)
 							  : 2000;
 		if (total < o.levels[i])
 			total = o.levels[i];
-		run_level(ctx, n.port, req, req_len, o.levels[i], total,
-			  &res[i], protocol, sizeof protocol);
+		run_level(ctx, n.port, n.pid, req, req_len, o.levels[i],
+			  total, o.client_threads, &res[i], protocol,
+			  sizeof protocol);
 		failures += res[i].failed;
 	}
 	SSL_CTX_free(ctx);
 
-	printf("%-12s %8s %9s %10s %9s %9s %11s\n", "concurrency", "queries",
-	       "failures", "queries/s", "p50 ms", "p99 ms", "of ceiling");
+	printf("%-12s %8s %9s %10s %9s %9s %11s %12s %12s\n", "concurrency",
+	       "queries", "failures", "queries/s", "p50 ms", "p99 ms",
+	       "of ceiling", "server CPU", "client CPU");
 	for (size_t i = 0; i < o.n_levels; i++) {
-		printf("%-12u %8u %9u %10.0f %9.2f %9.2f %10.0f%%\n",
+		printf("%-12u %8u %9u %10.0f %9.2f %9.2f %10.0f%% %9.3f ms "
+		       "%9.3f ms\n",
 		       res[i].concurrency, res[i].total, res[i].failed,
 		       res[i].qps, res[i].p50, res[i].p99,
-		       all > 0 ? 100.0 * res[i].qps / all : 0.0);
+		       all > 0 ? 100.0 * res[i].qps / all : 0.0,
+		       res[i].server_ms, res[i].client_ms);
 		if (res[i].error[0])
 			printf("  first failure: %s\n", res[i].error);
 	}
+	/* What the server would do with the CPUs to itself: the clients
+	 * here share them. */
+	double best = 0;
+	for (size_t i = 0; i < o.n_levels; i++)
+		if (res[i].server_ms > 0 && (best == 0 || res[i].server_ms < best))
+			best = res[i].server_ms;
+	if (best > 0)
+		printf("\nserver CPU per query at best %.3f ms (all threads of "
+		       "phonetrustd): %u workers with the CPUs to themselves "
+		       "would answer about %.0f queries/s; here the clients "
+		       "share the same %ld CPUs\n",
+		       best, o.workers, 1e3 * o.workers / best, cpus);
 	printf("\nTLS: %s.  Zero failures at every concurrency: %s\n",
 	       protocol[0] ? protocol : "?", failures ? "NOT MET" : "met");
 
