@@ -502,8 +502,9 @@ static int not_found(pt_static_answer_t *ans, const char *path,
 	return PT_OK;
 }
 
-/* The signed form of base (path without ".sgn"): mixed clusters only,
- * checked before anything is read or built. */
+/* The signed form of base (path without ".sgn"), in either cluster mode:
+ * the node's ITL lists its TFTP certificate whatever the mode, so phones
+ * ask for .sgn files (configfiles.h says the same for configurations). */
 static int answer_signed(pt_txn_t *txn, const pt_config_keys_t *keys,
 			 const pt_static_opts_t *o, int dirfd,
 			 const char *path, const char *base,
@@ -517,12 +518,6 @@ static int answer_signed(pt_txn_t *txn, const pt_config_keys_t *keys,
 	if (r != PT_OK)
 		return say(ans, r, "cannot read the cluster record: %s",
 			   pt_strerror(r));
-	if (cluster->security_mode !=
-	    PT__CLUSTER_SECURITY_MODE__CLUSTER_MIXED) {
-		not_found(ans, path, "the cluster is non-secure: nothing is "
-				     "signed ('%s' is served unsigned)", base);
-		goto out;
-	}
 	r = plain_bytes(txn, dirfd, o, base, &payload, &payload_len, &found,
 			ans);
 	if (r != PT_OK)

@@ -16,12 +16,12 @@
  *      (subscribers first, then the publisher, each in name order);
  *      RingList.xml from the ring tone files (*.raw, *.pcm) at the top
  *      of the static directory, an empty list without one.
- *   4. <name>.sgn for a <name> of 2 or 3: in a mixed cluster those bytes
- *      signed with the node's TFTP key (lib/sgn.h), digest from the
+ *   4. <name>.sgn for a <name> of 2 or 3: those bytes signed with the
+ *      node's TFTP key, in either cluster mode (the ITL lists the TFTP
+ *      certificate in both, so phones ask for .sgn) (lib/sgn.h), digest from the
  *      tftp_file_signature_algorithm parameter, item 14 the served name
  *      with its sub-folder path ("Desktops/320x196x4/List.xml.sgn";
- *      generated files under their canonical spelling).  A non-secure
- *      cluster signs nothing: not found, with the reason.
+ *      generated files under their canonical spelling).
  *   5. Anything else: not found.
  * Plain forms are served in both modes: none of these files holds a
  * secret.

@@ -173,24 +173,25 @@ static void set(pt_configfiles_decision_t *out, pt_configfiles_form_t form,
 	out->reason = reason;
 }
 
-static void decide_nonsecure(pt_configfiles_kind_t kind,
-			     pt_configfiles_enc_t enc,
-			     pt_configfiles_decision_t *out)
+/* A plain request in a non-secure cluster comes from a phone whose trust
+ * lists hold no TFTP certificate: it gets the full configuration in clear
+ * unless the profile encrypts (then the minimal one, as in mixed mode).
+ * Every other request is answered as in mixed mode: the node's ITL lists
+ * its TFTP certificate in both modes, so phones ask for .sgn (and
+ * .enc.sgn) whatever the cluster's mode. */
+static bool nonsecure_plain(pt_configfiles_enc_t enc,
+			    pt_configfiles_decision_t *out)
 {
-	if (kind == PT_CONFIGFILES_PLAIN)
-		set(out, PT_CONFIGFILES_FULL_PLAIN, false,
-		    enc == PT_CONFIGFILES_ENC_OFF
-			    ? "non-secure cluster: the full configuration, "
-			      "in clear"
-			    : "non-secure cluster: nothing is signed, so the "
-			      "full configuration goes in clear and its "
-			      "encryption cannot apply");
-	else if (kind == PT_CONFIGFILES_SIGNED)
-		set(out, PT_CONFIGFILES_NOT_FOUND, false,
-		    "non-secure cluster: nothing is signed");
-	else
-		set(out, PT_CONFIGFILES_NOT_FOUND, false,
-		    "non-secure cluster: nothing is signed or encrypted");
+	if (enc != PT_CONFIGFILES_ENC_OFF && enc != PT_CONFIGFILES_ENC_MANUAL)
+		return false;
+	set(out, PT_CONFIGFILES_FULL_PLAIN, false,
+	    enc == PT_CONFIGFILES_ENC_OFF
+		    ? "non-secure cluster: the full configuration, in clear, "
+		      "for a phone without a TFTP certificate in its trust "
+		      "lists"
+		    : "non-secure cluster: the full configuration in clear "
+		      "(manual-key encryption has no known file layout)");
+	return true;
 }
 
 static void decide_plain(pt_configfiles_enc_t enc,
@@ -256,7 +257,7 @@ static void decide_signed(pt_configfiles_enc_t enc,
 		break;
 	default:
 		set(out, PT_CONFIGFILES_FULL_SIGNED, false,
-		    "mixed mode: the full configuration, signed");
+		    "the full configuration, signed");
 		break;
 	}
 }
@@ -308,8 +309,9 @@ int pt_configfiles_decide(pt_configfiles_kind_t kind,
 		set(out, PT_CONFIGFILES_NOT_FOUND, false,
 		    "manual-key configuration files (SIP<MAC>.cnf.enc.sgn, "
 		    "LD<MAC>.x) are never built: their layout is unknown");
-	else if (mode == PT__CLUSTER_SECURITY_MODE__CLUSTER_NON_SECURE)
-		decide_nonsecure(kind, enc, out);
+	else if (mode == PT__CLUSTER_SECURITY_MODE__CLUSTER_NON_SECURE &&
+		 kind == PT_CONFIGFILES_PLAIN && nonsecure_plain(enc, out))
+		;
 	else if (kind == PT_CONFIGFILES_PLAIN)
 		decide_plain(enc, out);
 	else if (kind == PT_CONFIGFILES_SIGNED)

@@ -16,23 +16,27 @@
  *
  * The decision (pt_configfiles_decide) is pure; the rules, decided by the
  * lead:
- *   Non-secure cluster: nothing is signed.  A plain request gets the full
- *     configuration in clear (encryption cannot apply: the reason says so
- *     when the profile asks for it); .sgn and .enc.sgn are not found.
- *   Mixed cluster:
- *     plain    -> not found when encryption is off or manual-key ("mixed
- *                 mode serves signed files"); the minimal configuration in
- *                 clear when encryption is on;
- *     .sgn     -> the full configuration signed when encryption is off or
- *                 manual-key; the minimal one signed when encryption is on,
- *                 with <certHash> filled only when a usable RSA
- *                 certificate exists (empty otherwise, so the phone starts
- *                 a CAPF session);
- *     .enc.sgn -> the encrypted configuration only when encryption is on
- *                 with a usable RSA certificate; otherwise not found (off:
- *                 the phone falls back to .sgn; no certificate: CAPF
- *                 first; EC key: no key wrapping for EC keys is known;
- *                 manual-key: the layout is unknown).
+ *   plain    -> not found in a mixed cluster when encryption is off or
+ *               manual-key ("mixed mode serves signed files"); in a
+ *               non-secure cluster the full configuration in clear (a
+ *               phone without a TFTP certificate in its trust lists asks
+ *               for it); the minimal configuration in clear when
+ *               encryption is on, in either mode;
+ *   .sgn     -> the full configuration signed when encryption is off or
+ *               manual-key; the minimal one signed when encryption is on,
+ *               with <certHash> filled only when a usable RSA certificate
+ *               exists (empty otherwise, so the phone starts a CAPF
+ *               session);
+ *   .enc.sgn -> the encrypted configuration only when encryption is on
+ *               with a usable RSA certificate; otherwise not found (off:
+ *               the phone falls back to .sgn; no certificate: CAPF
+ *               first; EC key: no key wrapping for EC keys is known;
+ *               manual-key: the layout is unknown).
+ *   Signed and encrypted files are served in both cluster modes: every
+ *   node's ITL lists its TFTP certificate whatever the mode, and a phone
+ *   holding such a list asks only for .sgn files (tlv-files.md §1,
+ *   signed-files.md §1).  The mode decides only whether a clear full
+ *   configuration is served.
  *   Manual-key names (SIP<MAC>.cnf.enc.sgn, LD<MAC>.x): always not found.
  *
  * No I/O and no allocation except where a function says so.

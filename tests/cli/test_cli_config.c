@@ -184,17 +184,51 @@ static void go_mixed(void)
 	free(f[1]);
 }
 
-START_TEST(non_secure_serves_plain_only)
+/* Non-secure cluster: the ITL still lists the node's TFTP certificate,
+ * so a phone asks for .sgn and gets it; a plain request (a phone without
+ * trust lists) gets the full file only when the profile does not
+ * encrypt. */
+START_TEST(non_secure_cluster)
 {
 	size_t len = 0;
+	pt_phone_trust_t *pt = NULL;
+	pt_phone_diag_t d;
+	ck_assert_int_eq(pt_phone_trust_new(&pt), PT_OK);
+	char *itl = path_in("ITLFile.tlv");
+	ok((const char *[]){"itl", "show", "--out", itl, NULL});
+	uint8_t *b = (uint8_t *)pt_test_read_file(itl, &len);
+	ck_assert_int_eq(pt_phone_trust_put_itl(pt, b, len, NULL, 0, &d), PT_OK);
+	free(b);
+	free(itl);
+	ck_assert(pt_phone_trust_wants_signed(pt));
+
+	/* Encrypting profile, no certificate: minimal files only. */
 	uint8_t *plain = fetch("plain", &len, NULL);
+	ck_assert_ptr_nonnull(memmem(plain, len, "<fullConfig>false", 17));
+	ck_assert_ptr_null(memmem(plain, len, DIGEST_PW, strlen(DIGEST_PW)));
+	free(plain);
+	ck_assert_ptr_null(fetch("encrypted", &len, "CAPF"));
+
+	/* Not encrypting: the full file, in clear and signed. */
+	ok((const char *[]){"device", "update", PHONE, "--profile",
+			    "Cisco 8841 - Standard SIP Non-Secure Profile",
+			    NULL});
+	plain = fetch("plain", &len, NULL);
 	ck_assert_ptr_nonnull(memmem(plain, len, "<authName>alice</authName>",
 				     26));
 	ck_assert_ptr_nonnull(memmem(plain, len, DIGEST_PW, strlen(DIGEST_PW)));
 	ck_assert_ptr_nonnull(memmem(plain, len, "<encrConfig>false", 17));
+	uint8_t *sgn = fetch("signed", &len, NULL);
+	const uint8_t *payload = NULL;
+	size_t plen = 0;
+	ck_assert_msg(pt_phone_trust_verify_sgn(pt, sgn, len, NULL, &payload,
+						&plen, &d) == PT_OK,
+		      "%s", d.text);
+	ck_assert_ptr_nonnull(memmem(payload, plen, "<fullConfig>true", 16));
+	free(sgn);
 	free(plain);
-	ck_assert_ptr_null(fetch("signed", &len, "non-secure"));
-	ck_assert_ptr_null(fetch("encrypted", &len, "non-secure"));
+	ck_assert_ptr_null(fetch("encrypted", &len, "falls back"));
+	pt_phone_trust_destroy(&pt);
 }
 END_TEST
 
@@ -384,7 +418,7 @@ static Suite *config_suite(void)
 	TCase *tc = tcase_create("show");
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 120);
-	tcase_add_test(tc, non_secure_serves_plain_only);
+	tcase_add_test(tc, non_secure_cluster);
 	tcase_add_test(tc, mixed_encrypting_without_certificate);
 	tcase_add_test(tc, mixed_encrypted_for_the_lsc);
 	tcase_add_test(tc, mixed_unencrypted_and_ec_and_manual_key);

@@ -181,22 +181,25 @@ typedef struct row {
 #define NF PT_CONFIGFILES_NOT_FOUND
 
 static const row_t table[] = {
-	/* Non-secure cluster: nothing is signed. */
+	/* Non-secure cluster: a plain request gets the full file in clear
+	 * unless the profile encrypts; signed and encrypted requests are
+	 * answered as in mixed mode (the ITL lists the TFTP certificate in
+	 * both modes). */
 	{PLAIN, NS, OFF, PT_CONFIGFILES_FULL_PLAIN, false, "in clear"},
-	{PLAIN, NS, RSA, PT_CONFIGFILES_FULL_PLAIN, false, "cannot apply"},
-	{PLAIN, NS, NOCERT, PT_CONFIGFILES_FULL_PLAIN, false, "cannot apply"},
-	{PLAIN, NS, EC, PT_CONFIGFILES_FULL_PLAIN, false, "cannot apply"},
-	{PLAIN, NS, MANUAL, PT_CONFIGFILES_FULL_PLAIN, false, "cannot apply"},
-	{SGN, NS, OFF, NF, false, "nothing is signed"},
-	{SGN, NS, RSA, NF, false, "nothing is signed"},
-	{SGN, NS, NOCERT, NF, false, "nothing is signed"},
-	{SGN, NS, EC, NF, false, "nothing is signed"},
-	{SGN, NS, MANUAL, NF, false, "nothing is signed"},
-	{ENC, NS, OFF, NF, false, "nothing is signed"},
-	{ENC, NS, RSA, NF, false, "nothing is signed"},
-	{ENC, NS, NOCERT, NF, false, "nothing is signed"},
-	{ENC, NS, EC, NF, false, "nothing is signed"},
-	{ENC, NS, MANUAL, NF, false, "nothing is signed"},
+	{PLAIN, NS, RSA, PT_CONFIGFILES_MIN_PLAIN, true, "minimal"},
+	{PLAIN, NS, NOCERT, PT_CONFIGFILES_MIN_PLAIN, false, "CAPF"},
+	{PLAIN, NS, EC, PT_CONFIGFILES_MIN_PLAIN, false, "EC key"},
+	{PLAIN, NS, MANUAL, PT_CONFIGFILES_FULL_PLAIN, false, "layout"},
+	{SGN, NS, OFF, PT_CONFIGFILES_FULL_SIGNED, false, "full"},
+	{SGN, NS, RSA, PT_CONFIGFILES_MIN_SIGNED, true, ".enc.sgn"},
+	{SGN, NS, NOCERT, PT_CONFIGFILES_MIN_SIGNED, false, "CAPF"},
+	{SGN, NS, EC, PT_CONFIGFILES_MIN_SIGNED, false, "EC key"},
+	{SGN, NS, MANUAL, PT_CONFIGFILES_FULL_SIGNED, false, "layout"},
+	{ENC, NS, OFF, NF, false, "falls back to .sgn"},
+	{ENC, NS, RSA, PT_CONFIGFILES_ENCRYPTED_FULL, false, "RSA"},
+	{ENC, NS, NOCERT, NF, false, "CAPF first"},
+	{ENC, NS, EC, NF, false, "no key wrapping for EC keys"},
+	{ENC, NS, MANUAL, NF, false, "layout is unknown"},
 	/* Mixed cluster, plain request. */
 	{PLAIN, MIXED, OFF, NF, false, "mixed mode serves signed files"},
 	{PLAIN, MIXED, RSA, PT_CONFIGFILES_MIN_PLAIN, true, "minimal"},
