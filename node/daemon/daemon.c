@@ -335,7 +335,8 @@ static int start(struct daemon *d)
 			     pt_strerror(r));
 		return r;
 	}
-	r = pt_daemon_tftp_start(&d->cfg, d->log, d->loop, &d->tftp);
+	r = pt_daemon_tftp_start(&d->cfg, d->log, d->loop,
+				 pt_daemon_files_cache(d->files), &d->tftp);
 	if (r != PT_OK)
 		return r; /* logged */
 	r = pt_daemon_tvs_start(&d->cfg, d->store, d->log, d->loop, &d->tvs);

@@ -6,15 +6,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "files/file_cache.h"
 #include "lib/errors.h"
-#include "tftp/tftp_dir.h"
 #include "tftp/tftp_server.h"
 
 struct pt_daemon_tftp {
 	const pt_config_t *cfg;
 	pt_log_t *log;
 	pt_loop_t *loop;
-	pt_tftp_dir_t *dir;
+	pt_file_cache_t *cache; /* borrowed from daemon_files */
 	pt_tftp_server_t *srv;
 	uint64_t timer;
 	pt_tftp_stats_t last; /* as last logged */
@@ -28,14 +28,16 @@ static void log_stats(struct pt_daemon_tftp *t, const char *when)
 	if (memcmp(&s, &t->last, sizeof s) == 0)
 		return;
 	t->last = s;
-	char cache[128] = "";
-	if (t->dir) {
-		pt_tftp_dir_stats_t ds;
-		pt_tftp_dir_stats(t->dir, &ds);
+	char cache[192] = "";
+	if (t->cache) {
+		pt_file_cache_stats_t cs;
+		pt_file_cache_stats(t->cache, &cs);
 		snprintf(cache, sizeof cache,
-			 "; static cache %" PRIu64 " hits, %" PRIu64
-			 " misses, %zu files",
-			 ds.hits, ds.misses, ds.files);
+			 "; file cache %" PRIu64 " hits, %" PRIu64
+			 " revalidated, %" PRIu64 " built, %" PRIu64
+			 " evicted, %" PRIu64 " files in %" PRIu64 " KiB",
+			 cs.hits, cs.revalidated, cs.misses, cs.evictions,
+			 cs.entries, cs.bytes / 1024);
 	}
 	pt_log_info(t->log,
 		    "tftp %s: %" PRIu64 " requests, %" PRIu64 " transfers "
@@ -77,8 +79,20 @@ static void bind_error(struct pt_daemon_tftp *t, int r)
 			     t->where, pt_strerror(r));
 }
 
+/* The provider: the cache's answers, with "File not found" reasons and
+ * build failures handed to the server's log line. */
+static int cache_lookup(void *ctx, const char *name,
+			const struct sockaddr *client, socklen_t client_len,
+			pt_blob_t **out, char *why, size_t why_len)
+{
+	(void)client;
+	(void)client_len;
+	return pt_file_cache_get(ctx, name, out, why, why_len);
+}
+
 int pt_daemon_tftp_start(const pt_config_t *cfg, pt_log_t *log,
-			 pt_loop_t *loop, pt_daemon_tftp_t **out)
+			 pt_loop_t *loop, pt_file_cache_t *cache,
+			 pt_daemon_tftp_t **out)
 {
 	struct pt_daemon_tftp *t = NULL;
 	pt_tftp_provider_t providers[PT_TFTP_PROVIDERS_MAX];
@@ -98,21 +112,20 @@ int pt_daemon_tftp_start(const pt_config_t *cfg, pt_log_t *log,
 	snprintf(t->where, sizeof t->where, "%s%s%s:%u", v6 ? "[" : "",
 		 cfg->tftp_bind_address, v6 ? "]" : "", cfg->tftp_port);
 
-	if (cfg->tftp_static_dir) {
-		pt_tftp_dir_opts_t dopts = {.root = cfg->tftp_static_dir};
-		r = pt_tftp_dir_new(&dopts, &t->dir);
-		if (r != PT_OK) {
-			pt_log_error(log, "tftp: cannot open [tftp] static_dir "
-					  "%s: %s; exiting",
-				     cfg->tftp_static_dir, pt_strerror(r));
-			goto out;
-		}
-		pt_tftp_dir_provider(t->dir, &providers[n++]);
-	} else {
-		pt_log_warn(log, "tftp: no [tftp] static_dir and no other "
-				 "files in this build: every request will get "
-				 "file not found");
+	if (!cache) {
+		pt_log_error(log, "tftp: no file cache to serve from; exiting");
+		r = PT_ERR_INVALID;
+		goto out;
 	}
+	t->cache = cache;
+	providers[n++] = (pt_tftp_provider_t){.name = "phone files",
+					      .lookup = cache_lookup,
+					      .ctx = cache};
+	if (!cfg->tftp_static_dir)
+		pt_log_info(log, "tftp: no [tftp] static_dir: serving the "
+				 "trust lists and configurations, and the "
+				 "generated XMLDefault.cnf.xml and "
+				 "RingList.xml");
 
 	pt_tftp_server_opts_t o = {
 		.bind_address = cfg->tftp_bind_address,
@@ -183,13 +196,13 @@ out:
 
 void pt_daemon_tftp_describe(const pt_daemon_tftp_t *t, char *buf, size_t len)
 {
-	if (t->dir)
-		snprintf(buf, len, "tftp (udp %s, %u workers, static files "
-				   "from %s)",
+	if (t->cfg->tftp_static_dir)
+		snprintf(buf, len, "tftp (udp %s, %u workers, phone files and "
+				   "static files from %s)",
 			 t->where, pt_tftp_server_workers(t->srv),
 			 t->cfg->tftp_static_dir);
 	else
-		snprintf(buf, len, "tftp (udp %s, %u workers, no files)",
+		snprintf(buf, len, "tftp (udp %s, %u workers, phone files)",
 			 t->where, pt_tftp_server_workers(t->srv));
 }
 
@@ -204,7 +217,6 @@ void pt_daemon_tftp_stop(pt_daemon_tftp_t **tp)
 		log_stats(t, "at stop");
 		pt_tftp_server_destroy(&t->srv);
 	}
-	pt_tftp_dir_destroy(&t->dir);
 	free(t);
 	*tp = NULL;
 }

@@ -1,6 +1,7 @@
 /* phonetrustd's TFTP service: the server engine (tftp/tftp_server.h)
- * started from the [tftp] section with the providers this build has (for
- * now the plain files of static_dir), its statistics logged every
+ * started from the [tftp] section, answering from the node's file cache
+ * (files/file_cache.h: CTL, ITL, configurations, and the static_dir files
+ * with their signed forms), its statistics and the cache's logged every
  * PT_DAEMON_TFTP_STATS_MS when they moved, and a clean stop.
  *
  * The engine runs only when [services] tftp and [tftp] enabled are both
@@ -27,8 +28,10 @@ typedef struct pt_daemon_tftp pt_daemon_tftp_t;
  * cfg, log and loop are borrowed and must outlive *out.  Errors:
  * PT_ESYS(errno) (EADDRINUSE, EACCES for a privileged port, a missing
  * static_dir), PT_ERR_NOMEM. */
+struct pt_file_cache;
 int pt_daemon_tftp_start(const pt_config_t *cfg, pt_log_t *log,
-			 pt_loop_t *loop, pt_daemon_tftp_t **out);
+			 pt_loop_t *loop, struct pt_file_cache *cache,
+			 pt_daemon_tftp_t **out);
 
 /* One line for the daemon's start-up message, such as
  * "tftp (udp 127.0.0.1:6969, 2 workers, static files from /srv/tftp)". */

@@ -295,19 +295,16 @@ static int free_tcp_port(void)
 
 /* phonetrustd serving the TFTP directory from its static_dir (the files
  * a publisher exported), on a store of its own; server names it. */
+/* The publisher itself serves TFTP: its files come from its store (the
+ * file cache), not from exported copies. */
 static void start_phonetrustd(void)
 {
-	char *data = path_in(tmp, "node"), *conf = path_in(tmp, "node.ini");
+	char *data = strdup(pub), *conf = path_in(tmp, "node.ini");
 	char *log = path_in(tmp, "node.log"), *text = NULL;
-	pt_store_t *store = NULL;
-	ck_assert_int_eq(pt_store_open(data, PT_STORE_CREATE, 64 << 20,
-				       &store),
-			 PT_OK);
-	pt_store_destroy(&store);
 	int port = free_port();
 	ck_assert_int_ge(asprintf(&text,
 				  "[node]\n"
-				  "name = t1\n"
+				  "name = pub\n"
 				  "role = publisher\n"
 				  "data_dir = %s\n"
 				  "[ports]\n"
@@ -318,10 +315,8 @@ static void start_phonetrustd(void)
 				  "port = %d\n"
 				  "workers = 2\n"
 				  "per_client_max = 0\n"
-				  "per_client_rate = 0\n"
-				  "static_dir = %s\n",
-				  data, free_tcp_port(), free_tcp_port(), port,
-				  srv),
+				  "per_client_rate = 0\n",
+				  data, free_tcp_port(), free_tcp_port(), port),
 			 0);
 	pt_test_write_file(conf, text);
 	snprintf(server, sizeof server, "127.0.0.1:%d", port);

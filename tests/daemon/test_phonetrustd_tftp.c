@@ -55,20 +55,23 @@ static uint16_t free_udp_port(void)
 	return ntohs(a.sin_port);
 }
 
+/* A real node: the TFTP service signs with the identity init makes. */
 static void create_store(void)
 {
-	pt_store_t *store = NULL;
-	pt_txn_t *txn = NULL;
-	ck_assert_int_eq(pt_store_open(data_dir, PT_STORE_CREATE, 64 << 20,
-				       &store),
-			 PT_OK);
-	ck_assert_int_eq(pt_txn_begin(store, true, "test", &txn), PT_OK);
-	Pt__Device dev = PT__DEVICE__INIT;
-	dev.name = (char *)"SEP001122334455";
-	dev.protocol = PT__PROTOCOL__PROTOCOL_SIP;
-	ck_assert_int_eq(pt_device_put(txn, &dev), PT_OK);
-	ck_assert_int_eq(pt_txn_commit(&txn, NULL), PT_OK);
-	pt_store_destroy(&store);
+	char *pw = NULL;
+	pt_run_t r;
+	ck_assert_int_ge(asprintf(&pw, "%s/password", dir), 0);
+	pt_test_write_file(pw, "correct horse battery staple\n");
+	pt_test_run(&r, NULL, "cli/phonetrust", "--data", data_dir, "init",
+		    "--name", "t1", "--role", "publisher", "--address",
+		    "127.0.0.1", "--password-file", pw, NULL);
+	ck_assert_msg(r.status == 0, "init: %s", r.err);
+	pt_run_clear(&r);
+	pt_test_run(&r, NULL, "cli/phonetrust", "--data", data_dir, "device",
+		    "add", "SEP001122334455", "--model", "8841", NULL);
+	ck_assert_msg(r.status == 0, "device add: %s", r.err);
+	pt_run_clear(&r);
+	free(pw);
 }
 
 static void write_config(const char *tftp_extra)
@@ -225,8 +228,8 @@ START_TEST(serves_static_dir_to_curl)
 	ck_assert_msg(wait_for("ready:"), "not ready:\n%s", err_text);
 	char want[512];
 	snprintf(want, sizeof want,
-		 "running: tftp (udp 127.0.0.1:%u, 2 workers, static files "
-		 "from %s)",
+		 "running: tftp (udp 127.0.0.1:%u, 2 workers, phone files and "
+		 "static files from %s)",
 		 port, static_dir);
 	assert_err_has(want);
 	snprintf(want, sizeof want, "tftp: listening on UDP 127.0.0.1:%u with "
