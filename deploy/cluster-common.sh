@@ -30,6 +30,8 @@ BIN=$(cl_abs "${PT_CLUSTER_BIN:-$ROOT/build}")
 CLI=$BIN/cli/phonetrust
 DAEMON=$BIN/node/phonetrustd
 WAIT=${PT_CLUSTER_WAIT:-60}
+# TFTP and TVS worker threads per node (each node's [tftp] and [tvs]).
+CL_WORKERS=${PT_CLUSTER_WORKERS:-2}
 CL_PASSWORD=""
 
 # shellcheck disable=SC2046
@@ -88,6 +90,11 @@ cl_load_settings() {
   if [ "$BASE_PORT" -lt 1024 ] || [ "$BASE_PORT" -gt 64000 ]; then
     cl_die "PT_CLUSTER_BASE_PORT must be between 1024 and 64000 (got $BASE_PORT)"
   fi
+  case $CL_WORKERS in
+    ''|*[!0-9]*) cl_die "PT_CLUSTER_WORKERS must be a number (got '$CL_WORKERS')" ;;
+  esac
+  [ "$CL_WORKERS" -le 256 ] ||
+    cl_die "PT_CLUSTER_WORKERS must be between 0 (one per CPU) and 256 (got $CL_WORKERS)"
   cl_check_settings
 }
 
@@ -150,6 +157,8 @@ cl_port() {
 
 cl_write_ini() {
   local node=$1 d=$DIR/$1 role; role=$(cl_role "$1")
+  # The node's [tftp] static_dir: plain files (firmware, ring tones).
+  mkdir -p "$d/tftp"
   {
     echo "$CL_MARK; rewritten by every 'up'."
     echo "[node]"
@@ -169,6 +178,22 @@ cl_write_ini() {
     echo
     echo "[publisher]"
     echo "address = $(cl_node_address pub)"
+    echo
+    # Phone services on every node (the publisher serves phones too, as
+    # in a one-machine cluster).  The port is [ports] tftp above.  A few
+    # workers each: several nodes share one machine.  Every simulated
+    # phone of a demo or test comes from one address, so the per-client
+    # limits (meant for a NAT in front of real phones) are opened wide.
+    echo "[tftp]"
+    echo "enabled = yes"
+    echo "workers = $CL_WORKERS"
+    echo "per_client_max = 1000"
+    echo "per_client_rate = 0"
+    echo "static_dir = $d/tftp"
+    echo
+    echo "[tvs]"
+    echo "enabled = yes"
+    echo "workers = $CL_WORKERS"
     if [ "$role" = publisher ] && [ -n "${PT_CLUSTER_KEEP_SEQUENCES:-}${PT_CLUSTER_KEEP_DAYS:-}${PT_CLUSTER_MAX_SEQUENCES:-}" ]; then
       echo
       echo "[replication]"
@@ -324,12 +349,12 @@ cl_wait_sync() {
   done
 }
 
+# Every node serves phones (TFTP, TVS); the publisher also replicates.
 cl_endpoints() {
   local node=$1 a; a=$(cl_node_address "$1")
+  printf 'tftp udp %s:%s tvs tcp %s:%s' "$a" "$(cl_port "$node" tftp)" "$a" "$(cl_port "$node" tvs)"
   if [ "$node" = pub ]; then
-    printf 'stream tcp://%s:%s sync tcp://%s:%s' "$a" "$(cl_port pub stream)" "$a" "$(cl_port pub sync)"
-  else
-    printf 'tftp udp %s:%s tvs tcp %s:%s' "$a" "$(cl_port "$node" tftp)" "$a" "$(cl_port "$node" tvs)"
+    printf ' stream tcp://%s:%s sync tcp://%s:%s' "$a" "$(cl_port pub stream)" "$a" "$(cl_port pub sync)"
   fi
 }
 

@@ -38,8 +38,8 @@
 #                         retransmissions); e.g. 3 makes TCP give up on a cut
 #                         link within seconds, to test long partitions quickly
 #   PT_CLUSTER_BIN, PHONETRUST_PASSWORD, PT_CLUSTER_WAIT,
-#   PT_CLUSTER_LOG_LEVEL, PT_CLUSTER_KEEP_SEQUENCES, PT_CLUSTER_KEEP_DAYS,
-#   PT_CLUSTER_MAX_SEQUENCES   as for local-cluster.sh
+#   PT_CLUSTER_LOG_LEVEL, PT_CLUSTER_WORKERS, PT_CLUSTER_KEEP_SEQUENCES,
+#   PT_CLUSTER_KEEP_DAYS, PT_CLUSTER_MAX_SEQUENCES   as for local-cluster.sh
 #
 # Needs root (ip netns) and iproute2 (installed through deploy/deps.sh when
 # missing).  Exit status: 0 done, 1 failed (with the reason), 2 usage.

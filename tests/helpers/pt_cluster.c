@@ -199,6 +199,33 @@ const char *pt_cluster_node_dir(const pt_cluster_t *c, const char *node)
 	return path;
 }
 
+unsigned pt_cluster_port(const pt_cluster_t *c, const char *node,
+			 const char *service)
+{
+	unsigned i = 0;
+	if (strcmp(node, "pub") != 0) {
+		char *end = NULL;
+		ck_assert_msg(strncmp(node, "sub", 3) == 0, "no node %s", node);
+		unsigned long k = strtoul(node + 3, &end, 10);
+		ck_assert_msg(*end == '\0' && k >= 1 && k <= 99, "no node %s",
+			      node);
+		i = (unsigned)k;
+	}
+	unsigned base = c->base_port + (c->netns ? 0 : 10 * i);
+	if (strcmp(service, "tftp") == 0)
+		return base;
+	if (strcmp(service, "tvs") == 0)
+		return base + 1;
+	if (strcmp(service, "capf") == 0)
+		return base + 2;
+	if (strcmp(service, "stream") == 0)
+		return c->base_port + 3;
+	if (strcmp(service, "sync") == 0)
+		return c->base_port + 4;
+	ck_abort_msg("no service %s", service);
+	return 0;
+}
+
 static void cli_va(pt_cluster_t *c, pt_run_t *res, const char *node,
 		   va_list ap)
 {

@@ -59,6 +59,13 @@ void pt_cluster_do(pt_cluster_t *c, const char *verb, const char *node);
 /* The node's data directory (static storage, valid until the next call). */
 const char *pt_cluster_node_dir(const pt_cluster_t *c, const char *node);
 
+/* The port the cluster scripts give node ("pub", "subK") for service:
+ * "tftp" (UDP), "tvs", "capf" (node i, pub 0 and subK K: BASE+10i, +1,
+ * +2 on loopback; BASE, +1, +2 with namespaces), "stream" and "sync" (the
+ * publisher's BASE+3 and BASE+4).  Fails the test for anything else. */
+unsigned pt_cluster_port(const pt_cluster_t *c, const char *node,
+			 const char *service);
+
 /* Runs `phonetrust --data DIR/node ARGS...` (NULL-terminated). */
 void pt_cluster_cli(pt_cluster_t *c, pt_run_t *res, const char *node, ...)
 	__attribute__((sentinel));
