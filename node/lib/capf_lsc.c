@@ -1,0 +1,529 @@
+#include "lib/capf_lsc.h"
+
+#include <openssl/bio.h>
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/rand.h>
+#include <openssl/x509v3.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/errors.h"
+
+static bool name_ok(const char *name)
+{
+	size_t n = name ? strlen(name) : 0;
+	if (n == 0 || n > PT_CAPF_LSC_NAME_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = name[i];
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+		      (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+		      c == '-'))
+			return false;
+	}
+	return true;
+}
+
+int pt_capf_lsc_key_info(const EVP_PKEY *key, int *is_ec, unsigned *bits)
+{
+	char group[64];
+	size_t glen = 0;
+	*is_ec = 0;
+	*bits = 0;
+	if (!key)
+		return PT_ERR_INVALID;
+	switch (EVP_PKEY_get_base_id(key)) {
+	case EVP_PKEY_RSA: {
+		int b = EVP_PKEY_get_bits(key);
+		if (b < PT_CAPF_LSC_RSA_MIN_BITS || b > PT_CAPF_LSC_RSA_MAX_BITS)
+			return PT_ERR_UNSUPPORTED;
+		*bits = (unsigned)b;
+		return PT_OK;
+	}
+	case EVP_PKEY_EC:
+		/* Named curves only: explicit parameters would let a phone
+		 * smuggle a weak group into a certificate we sign. */
+		if (!EVP_PKEY_get_utf8_string_param(key,
+						    OSSL_PKEY_PARAM_GROUP_NAME,
+						    group, sizeof group, &glen)) {
+			ERR_clear_error();
+			return PT_ERR_UNSUPPORTED;
+		}
+		*is_ec = 1;
+		if (strcmp(group, "prime256v1") == 0 ||
+		    strcmp(group, "P-256") == 0)
+			*bits = 256;
+		else if (strcmp(group, "secp384r1") == 0 ||
+			 strcmp(group, "P-384") == 0)
+			*bits = 384;
+		else if (strcmp(group, "secp521r1") == 0 ||
+			 strcmp(group, "P-521") == 0)
+			*bits = 521;
+		else
+			return PT_ERR_UNSUPPORTED;
+		return PT_OK;
+	default:
+		return PT_ERR_UNSUPPORTED;
+	}
+}
+
+int pt_capf_lsc_decode_key(const uint8_t *der, size_t len, EVP_PKEY **out)
+{
+	const unsigned char *p = der;
+	EVP_PKEY *k = NULL;
+	int is_ec;
+	unsigned bits;
+	int r;
+
+	*out = NULL;
+	if (!der || len == 0)
+		return PT_ERR_MALFORMED;
+	if (len > PT_CAPF_LSC_KEY_DER_MAX)
+		return PT_ERR_TOO_LARGE;
+	k = d2i_PUBKEY(NULL, &p, (long)len);
+	if (!k) {
+		/* The reference server also loads a bare RSAPublicKey. */
+		p = der;
+		k = d2i_PublicKey(EVP_PKEY_RSA, NULL, &p, (long)len);
+	}
+	if (!k) {
+		ERR_clear_error();
+		return PT_ERR_MALFORMED;
+	}
+	if ((size_t)(p - der) != len) {
+		r = PT_ERR_TRAILING;
+		goto out;
+	}
+	r = pt_capf_lsc_key_info(k, &is_ec, &bits);
+	if (r != PT_OK)
+		goto out;
+	*out = k;
+	k = NULL;
+out:
+	EVP_PKEY_free(k);
+	return r;
+}
+
+int pt_capf_lsc_key_spki(const EVP_PKEY *key, uint8_t **der, size_t *len)
+{
+	*der = NULL;
+	*len = 0;
+	int n = i2d_PUBKEY(key, NULL);
+	if (n <= 0)
+		return PT_ERR_CRYPTO;
+	uint8_t *buf = malloc((size_t)n);
+	if (!buf)
+		return PT_ERR_NOMEM;
+	uint8_t *w = buf;
+	if (i2d_PUBKEY(key, &w) != n) {
+		free(buf);
+		return PT_ERR_CRYPTO;
+	}
+	*der = buf;
+	*len = (size_t)n;
+	return PT_OK;
+}
+
+int pt_capf_lsc_key_sha256(const EVP_PKEY *key, uint8_t out[32])
+{
+	uint8_t *der = NULL;
+	size_t len = 0;
+	unsigned int n = 0;
+	int r = pt_capf_lsc_key_spki(key, &der, &len);
+	if (r != PT_OK)
+		return r;
+	if (!EVP_Digest(der, len, out, &n, EVP_sha256(), NULL) || n != 32)
+		r = PT_ERR_CRYPTO;
+	free(der);
+	return r;
+}
+
+/* 16 random bytes read as an unsigned big-endian integer (spec §9);
+ * a zero draw is repeated because X.509 wants a positive serial. */
+static int set_serial(X509 *x)
+{
+	uint8_t buf[16];
+	BIGNUM *bn = NULL;
+	ASN1_INTEGER *serial = NULL;
+	int r = PT_ERR_CRYPTO;
+
+	do {
+		if (RAND_bytes(buf, sizeof buf) != 1)
+			goto out;
+		BN_free(bn);
+		if (!(bn = BN_bin2bn(buf, sizeof buf, NULL)))
+			goto out;
+	} while (BN_is_zero(bn));
+	if (!(serial = BN_to_ASN1_INTEGER(bn, NULL)) ||
+	    !X509_set_serialNumber(x, serial))
+		goto out;
+	r = PT_OK;
+out:
+	ASN1_INTEGER_free(serial);
+	BN_free(bn);
+	return r;
+}
+
+/* CN=name, then the issuer's O, OU, L, ST and C in their order there. */
+static int build_subject(const char *name, X509 *issuer, X509_NAME **out)
+{
+	X509_NAME *subj = X509_NAME_new();
+	const X509_NAME *from = X509_get_subject_name(issuer);
+	int r = PT_ERR_NOMEM;
+
+	*out = NULL;
+	if (!subj)
+		goto out;
+	r = PT_ERR_CRYPTO;
+	if (!X509_NAME_add_entry_by_NID(subj, NID_commonName, MBSTRING_UTF8,
+					(const unsigned char *)name, -1, -1,
+					0))
+		goto out;
+	for (int i = 0; i < X509_NAME_entry_count(from); i++) {
+		const X509_NAME_ENTRY *e = X509_NAME_get_entry(from, i);
+		int nid = OBJ_obj2nid(X509_NAME_ENTRY_get_object(e));
+		if (nid != NID_organizationName &&
+		    nid != NID_organizationalUnitName &&
+		    nid != NID_localityName &&
+		    nid != NID_stateOrProvinceName && nid != NID_countryName)
+			continue;
+		/* A copy keeps the issuer's string type (a PrintableString C
+		 * stays one). */
+		if (!X509_NAME_add_entry(subj, e, -1, 0))
+			goto out;
+	}
+	*out = subj;
+	subj = NULL;
+	r = PT_OK;
+out:
+	X509_NAME_free(subj);
+	return r;
+}
+
+/* The four extensions of spec §9, in its order. */
+static int build_extensions(const char *name, STACK_OF(X509_EXTENSION) **out)
+{
+	STACK_OF(X509_EXTENSION) *exts = NULL;
+	BASIC_CONSTRAINTS *bc = BASIC_CONSTRAINTS_new();
+	ASN1_BIT_STRING *ku = ASN1_BIT_STRING_new();
+	EXTENDED_KEY_USAGE *eku = sk_ASN1_OBJECT_new_null();
+	GENERAL_NAMES *san = sk_GENERAL_NAME_new_null();
+	GENERAL_NAME *uri_name = GENERAL_NAME_new();
+	ASN1_IA5STRING *uri = ASN1_IA5STRING_new();
+	static const int eku_nids[] = {NID_server_auth, NID_client_auth,
+				       NID_ipsecEndSystem};
+	int r = PT_ERR_NOMEM;
+
+	*out = NULL;
+	if (!bc || !ku || !eku || !san || !uri_name || !uri)
+		goto out;
+	r = PT_ERR_CRYPTO;
+	bc->ca = 0;
+	/* Bit 0 digitalSignature, bit 2 keyEncipherment (RFC 5280). */
+	if (!ASN1_BIT_STRING_set_bit(ku, 0, 1) ||
+	    !ASN1_BIT_STRING_set_bit(ku, 2, 1))
+		goto out;
+	for (size_t i = 0; i < sizeof eku_nids / sizeof eku_nids[0]; i++) {
+		ASN1_OBJECT *o = OBJ_nid2obj(eku_nids[i]);
+		if (!o || !sk_ASN1_OBJECT_push(eku, o))
+			goto out;
+	}
+	if (!ASN1_STRING_set(uri, name, -1))
+		goto out;
+	GENERAL_NAME_set0_value(uri_name, GEN_URI, uri);
+	uri = NULL;
+	if (!sk_GENERAL_NAME_push(san, uri_name))
+		goto out;
+	uri_name = NULL;
+	if (X509V3_add1_i2d(&exts, NID_basic_constraints, bc, 1,
+			    X509V3_ADD_APPEND) != 1 ||
+	    X509V3_add1_i2d(&exts, NID_key_usage, ku, 1, X509V3_ADD_APPEND) !=
+		    1 ||
+	    X509V3_add1_i2d(&exts, NID_ext_key_usage, eku, 0,
+			    X509V3_ADD_APPEND) != 1 ||
+	    X509V3_add1_i2d(&exts, NID_subject_alt_name, san, 0,
+			    X509V3_ADD_APPEND) != 1)
+		goto out;
+	*out = exts;
+	exts = NULL;
+	r = PT_OK;
+out:
+	sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+	BASIC_CONSTRAINTS_free(bc);
+	ASN1_BIT_STRING_free(ku);
+	/* The EKU objects are OpenSSL's static ones: nothing to free. */
+	sk_ASN1_OBJECT_free(eku);
+	GENERAL_NAMES_free(san);
+	GENERAL_NAME_free(uri_name);
+	ASN1_IA5STRING_free(uri);
+	return r;
+}
+
+static bool signer_ok(EVP_PKEY *key, X509 *cert)
+{
+	int id = key ? EVP_PKEY_get_base_id(key) : 0;
+	if (!cert || (id != EVP_PKEY_RSA && id != EVP_PKEY_EC))
+		return false;
+	bool match = X509_check_private_key(cert, key) == 1;
+	if (!match)
+		ERR_clear_error();
+	return match;
+}
+
+static bool req_ok(const pt_capf_lsc_req_t *req, bool need_days)
+{
+	int is_ec;
+	unsigned bits;
+	if (!req || !name_ok(req->name) ||
+	    pt_capf_lsc_key_info(req->key, &is_ec, &bits) != PT_OK)
+		return false;
+	return !need_days || (req->days >= PT_CAPF_LSC_DAYS_MIN &&
+			      req->days <= PT_CAPF_LSC_DAYS_MAX);
+}
+
+int pt_capf_lsc_build(EVP_PKEY *issuer_key, X509 *issuer_cert,
+		      const pt_capf_lsc_req_t *req, X509 **out)
+{
+	X509 *x = NULL;
+	X509_NAME *subj = NULL;
+	STACK_OF(X509_EXTENSION) *exts = NULL;
+	int r;
+
+	*out = NULL;
+	if (!req_ok(req, true) || !signer_ok(issuer_key, issuer_cert))
+		return PT_ERR_INVALID;
+	r = PT_ERR_NOMEM;
+	if (!(x = X509_new()))
+		goto out;
+	if ((r = build_subject(req->name, issuer_cert, &subj)) != PT_OK ||
+	    (r = build_extensions(req->name, &exts)) != PT_OK ||
+	    (r = set_serial(x)) != PT_OK)
+		goto out;
+	r = PT_ERR_CRYPTO;
+	time_t now = (time_t)req->now;
+	if (!X509_set_version(x, X509_VERSION_3) ||
+	    !X509_set_issuer_name(x, X509_get_subject_name(issuer_cert)) ||
+	    !X509_set_subject_name(x, subj) ||
+	    !ASN1_TIME_set(X509_getm_notBefore(x), now) ||
+	    !ASN1_TIME_adj(X509_getm_notAfter(x), now, (int)req->days, 0) ||
+	    !X509_set_pubkey(x, (EVP_PKEY *)req->key))
+		goto out;
+	for (int i = 0; i < sk_X509_EXTENSION_num(exts); i++)
+		if (!X509_add_ext(x, sk_X509_EXTENSION_value(exts, i), -1))
+			goto out;
+	if (X509_sign(x, issuer_key, EVP_sha256()) <= 0)
+		goto out;
+	*out = x;
+	x = NULL;
+	r = PT_OK;
+out:
+	if (r == PT_ERR_CRYPTO)
+		ERR_clear_error();
+	sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+	X509_NAME_free(subj);
+	X509_free(x);
+	return r;
+}
+
+int pt_capf_lsc_build_csr(EVP_PKEY *capf_key, X509 *capf_cert,
+			  const pt_capf_lsc_req_t *req, X509_REQ **out)
+{
+	X509_REQ *rq = NULL;
+	X509_NAME *subj = NULL;
+	STACK_OF(X509_EXTENSION) *exts = NULL;
+	ASN1_OBJECT *oid = NULL;
+	uint8_t *spki = NULL;
+	size_t spki_len = 0;
+	int r;
+
+	*out = NULL;
+	if (!req_ok(req, false) || !signer_ok(capf_key, capf_cert))
+		return PT_ERR_INVALID;
+	r = PT_ERR_NOMEM;
+	if (!(rq = X509_REQ_new()))
+		goto out;
+	if ((r = build_subject(req->name, capf_cert, &subj)) != PT_OK ||
+	    (r = build_extensions(req->name, &exts)) != PT_OK ||
+	    (r = pt_capf_lsc_key_spki(req->key, &spki, &spki_len)) != PT_OK)
+		goto out;
+	r = PT_ERR_CRYPTO;
+	if (!(oid = OBJ_txt2obj(PT_CAPF_LSC_OID_PHONE_KEY, 1)) ||
+	    !X509_REQ_set_version(rq, X509_REQ_VERSION_1) ||
+	    !X509_REQ_set_subject_name(rq, subj) ||
+	    !X509_REQ_set_pubkey(rq, capf_key) ||
+	    !X509_REQ_add_extensions(rq, exts) ||
+	    !X509_REQ_add1_attr_by_OBJ(rq, oid, V_ASN1_OCTET_STRING, spki,
+				       (int)spki_len) ||
+	    X509_REQ_sign(rq, capf_key, EVP_sha256()) <= 0)
+		goto out;
+	*out = rq;
+	rq = NULL;
+	r = PT_OK;
+out:
+	if (r == PT_ERR_CRYPTO)
+		ERR_clear_error();
+	free(spki);
+	ASN1_OBJECT_free(oid);
+	sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+	X509_NAME_free(subj);
+	X509_REQ_free(rq);
+	return r;
+}
+
+int pt_capf_lsc_csr_der(X509_REQ *req, uint8_t **der, size_t *len)
+{
+	*der = NULL;
+	*len = 0;
+	int n = i2d_X509_REQ(req, NULL);
+	if (n <= 0)
+		return PT_ERR_CRYPTO;
+	uint8_t *buf = malloc((size_t)n);
+	if (!buf)
+		return PT_ERR_NOMEM;
+	uint8_t *w = buf;
+	if (i2d_X509_REQ(req, &w) != n) {
+		free(buf);
+		return PT_ERR_CRYPTO;
+	}
+	*der = buf;
+	*len = (size_t)n;
+	return PT_OK;
+}
+
+/* Copies a memory BIO's bytes into a NUL-terminated malloc'd string. */
+static int bio_text(BIO *b, char **out, size_t *len)
+{
+	char *data = NULL;
+	long n = BIO_get_mem_data(b, &data);
+	if (n <= 0 || !data)
+		return PT_ERR_CRYPTO;
+	char *s = malloc((size_t)n + 1);
+	if (!s)
+		return PT_ERR_NOMEM;
+	memcpy(s, data, (size_t)n);
+	s[n] = '\0';
+	*out = s;
+	if (len)
+		*len = (size_t)n;
+	return PT_OK;
+}
+
+int pt_capf_lsc_csr_pem(X509_REQ *req, char **pem, size_t *len)
+{
+	*pem = NULL;
+	BIO *b = BIO_new(BIO_s_mem());
+	if (!b)
+		return PT_ERR_NOMEM;
+	int r = PEM_write_bio_X509_REQ(b, req) ? bio_text(b, pem, len)
+					       : PT_ERR_CRYPTO;
+	BIO_free(b);
+	return r;
+}
+
+int pt_capf_lsc_key_pem(const EVP_PKEY *key, char **pem, size_t *len)
+{
+	*pem = NULL;
+	BIO *b = BIO_new(BIO_s_mem());
+	if (!b)
+		return PT_ERR_NOMEM;
+	int r = PEM_write_bio_PUBKEY(b, key) ? bio_text(b, pem, len)
+					     : PT_ERR_CRYPTO;
+	BIO_free(b);
+	return r;
+}
+
+int pt_capf_lsc_csr_decode(const uint8_t *der, size_t len, X509_REQ **out,
+			   EVP_PKEY **out_key)
+{
+	const unsigned char *p = der;
+	X509_REQ *rq = NULL;
+	ASN1_OBJECT *oid = NULL;
+	EVP_PKEY *key = NULL;
+	int r = PT_ERR_MALFORMED;
+
+	*out = NULL;
+	if (out_key)
+		*out_key = NULL;
+	if (!der || len == 0)
+		return PT_ERR_MALFORMED;
+	if (len > PT_CAPF_LSC_CSR_DER_MAX)
+		return PT_ERR_TOO_LARGE;
+	if (!(rq = d2i_X509_REQ(NULL, &p, (long)len)))
+		goto out;
+	if ((size_t)(p - der) != len) {
+		r = PT_ERR_TRAILING;
+		goto out;
+	}
+	EVP_PKEY *signer = X509_REQ_get0_pubkey(rq);
+	if (!signer || X509_REQ_verify(rq, signer) != 1) {
+		r = PT_ERR_AUTH;
+		goto out;
+	}
+	r = PT_ERR_NOMEM;
+	if (!(oid = OBJ_txt2obj(PT_CAPF_LSC_OID_PHONE_KEY, 1)))
+		goto out;
+	int idx = X509_REQ_get_attr_by_OBJ(rq, oid, -1);
+	if (idx < 0) {
+		r = PT_ERR_NOT_FOUND;
+		goto out;
+	}
+	ASN1_TYPE *t = X509_ATTRIBUTE_get0_type(X509_REQ_get_attr(rq, idx), 0);
+	if (!t || t->type != V_ASN1_OCTET_STRING) {
+		r = PT_ERR_MALFORMED;
+		goto out;
+	}
+	r = pt_capf_lsc_decode_key(ASN1_STRING_get0_data(t->value.octet_string),
+				   (size_t)ASN1_STRING_length(
+					   t->value.octet_string),
+				   &key);
+	if (r != PT_OK)
+		goto out;
+	if (out_key) {
+		*out_key = key;
+		key = NULL;
+	}
+	*out = rq;
+	rq = NULL;
+out:
+	ERR_clear_error();
+	EVP_PKEY_free(key);
+	ASN1_OBJECT_free(oid);
+	X509_REQ_free(rq);
+	return r;
+}
+
+int pt_capf_lsc_check_signed(X509 *cert, const char *name,
+			     const EVP_PKEY *key, const char **why)
+{
+	const X509_NAME *subj = X509_get_subject_name(cert);
+	unsigned char *cn = NULL;
+	int idx = subj ? X509_NAME_get_index_by_NID(subj, NID_commonName, -1)
+		       : -1;
+	const char *reason = NULL;
+
+	if (idx < 0) {
+		reason = "the certificate's subject has no common name";
+	} else {
+		ASN1_STRING *s = X509_NAME_ENTRY_get_data(
+			X509_NAME_get_entry(subj, idx));
+		int n = ASN1_STRING_to_UTF8(&cn, s);
+		if (n < 0 || (size_t)n != strlen(name) ||
+		    memcmp(cn, name, (size_t)n) != 0)
+			reason = "the certificate's common name is not the "
+				 "request's name";
+	}
+	const EVP_PKEY *pub = reason ? NULL : X509_get0_pubkey(cert);
+	if (!reason && (!pub || EVP_PKEY_eq(pub, key) != 1))
+		reason = "the certificate does not hold the phone's key named "
+			 "by the request (was it signed without "
+			 "-force_pubkey?)";
+	OPENSSL_free(cn);
+	ERR_clear_error();
+	if (why)
+		*why = reason;
+	return reason ? PT_ERR_INVALID : PT_OK;
+}
