@@ -1,24 +1,38 @@
 #!/usr/bin/env bash
 # The embedded default: a one-machine cluster (a publisher and two
 # subscribers on loopback, unprivileged ports, real replication) with its
-# data under ./var/, run by deploy/local-cluster.sh.
+# data under ./var/, run by deploy/local-cluster.sh.  Every node serves
+# phones over TFTP and TVS; a simulated phone can boot from any of them.
 #
 #   ./deploy/quickstart.sh          build, start the cluster (initialising it
-#                                   on the first run), load the demo data,
-#                                   wait until the subscribers hold it
+#                                   on the first run), put it in mixed mode
+#                                   with two demo SAST tokens, load the demo
+#                                   devices, wait until the subscribers hold
+#                                   them, print what to try
 #   ./deploy/quickstart.sh stop     stop every node
 #   ./deploy/quickstart.sh status   show which nodes run
 #
 # The cluster security password is taken from $PHONETRUST_PASSWORD or
 # generated on the first run and printed once.  It is never written to
 # disk: it stays in this script's memory and reaches init through a pipe.
+#
+# The two SAST tokens (RSA-2048 key and self-signed certificate, one PEM
+# file each, mode 0600, under ./var/tokens/) are demo tokens made here by
+# openssl: real ones come from the administrator and never sit beside the
+# cluster's data.
+#
+# PT_CLUSTER_DIR and PT_CLUSTER_BIN, when set, replace ./var and ./build
+# (to try the quick start beside another cluster or build).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
-VAR=$ROOT/var
-BIN=$ROOT/build
+VAR=${PT_CLUSTER_DIR:-$ROOT/var}
+BIN=${PT_CLUSTER_BIN:-$ROOT/build}
+case $VAR in /*) ;; *) VAR=$ROOT/$VAR ;; esac
+case $BIN in /*) ;; *) BIN=$ROOT/$BIN ;; esac
 CLUSTER=$ROOT/deploy/local-cluster.sh
 DEMO_PROFILE="Demo Encrypted SIP 8841"
+TOKENS=$VAR/tokens
 
 export PT_CLUSTER_DIR=$VAR PT_CLUSTER_BIN=$BIN
 
@@ -43,6 +57,40 @@ fi
 # The cluster script reads it from its environment (memory), never a file.
 PHONETRUST_PASSWORD=${PHONETRUST_PASSWORD:-$generated} "$CLUSTER" up 2 >/dev/null
 
+# A node's port for a service, from the replicated nodes table.
+port() {
+  cli --json node list | jq -r --arg n "$1" --arg s "$2" \
+    '.[] | select(.name == $n) | .ports[$s]'
+}
+
+# One demo token: key and certificate made apart, then joined into one
+# file that is never readable by others, not even for a moment.
+make_token() {
+  local name=$1 cn=$2 tmp
+  tmp=$(mktemp -d "$TOKENS/.new.XXXXXX")
+  openssl req -x509 -newkey rsa:2048 -noenc -days 3650 \
+    -subj "/O=phonetrust demo/OU=demo SAST token/CN=$cn" \
+    -keyout "$tmp/key.pem" -out "$tmp/cert.pem" 2>/dev/null ||
+    { rm -rf "$tmp"; echo "quickstart: openssl could not make $name" >&2; exit 1; }
+  cat "$tmp/cert.pem" "$tmp/key.pem" > "$tmp/token.pem"
+  mv "$tmp/token.pem" "$TOKENS/$name"
+  rm -rf "$tmp"
+}
+
+if ! cli ctl show >/dev/null 2>&1; then
+  echo "putting the cluster in mixed mode with two demo SAST tokens ..." >&2
+  (
+    umask 077
+    mkdir -p "$TOKENS"
+    chmod 700 "$TOKENS"
+    [ -f "$TOKENS/sast1.pem" ] || make_token sast1.pem "Demo SAST 1"
+    [ -f "$TOKENS/sast2.pem" ] || make_token sast2.pem "Demo SAST 2"
+  )
+  cli ctl init --token "$TOKENS/sast1.pem" --token "$TOKENS/sast2.pem" >/dev/null
+  # Phones find CAPF where the publisher's node record says it listens.
+  cli cluster set capf_phone_port "$(port pub capf)" >/dev/null
+fi
+
 if ! cli profile show "$DEMO_PROFILE" >/dev/null 2>&1; then
   echo "loading the demo profile and devices on the publisher ..." >&2
   cli profile copy "Cisco 8841 - Standard SIP Non-Secure Profile" \
@@ -52,13 +100,29 @@ if ! cli profile show "$DEMO_PROFILE" >/dev/null 2>&1; then
 fi
 "$CLUSTER" wait
 
+# Paths as the user will type them: relative to the repository when there.
+rel() { case $1 in "$ROOT"/*) echo "${1#"$ROOT"/}" ;; *) echo "$1" ;; esac; }
+PT=$(rel "$BIN/cli/phonetrust")
+V=$(rel "$VAR")
+SC=deploy/local-cluster.sh QS=./deploy/quickstart.sh
+if [ "$VAR" != "$ROOT/var" ] || [ "$BIN" != "$ROOT/build" ]; then
+  SC="PT_CLUSTER_DIR=$V $SC"
+  QS="PT_CLUSTER_DIR=$V PT_CLUSTER_BIN=$(rel "$BIN") $QS"
+fi
+SUB1_TFTP=$(port sub1 tftp)
+SUB2_TFTP=$(port sub2 tftp)
+
 cat <<INFO
 
-phonetrust demo cluster is up and in sync (data and logs under $VAR/<node>/):
+phonetrust demo cluster is up and in sync (data and logs under $V/<node>/):
 $("$CLUSTER" status | sed 's/^/  /')
 
-Each node's first log line says what it runs; CAPF, TFTP and TVS arrive
-with later releases and are listed there as not available yet.
+Every node serves phones: TFTP (CTL, its own ITL, signed and encrypted
+configurations, files from $V/<node>/tftp/) and TVS.  The cluster is in
+mixed mode: its CTL is signed with DEMO SAST tokens made by this script,
+$V/tokens/sast1.pem and sast2.pem (unencrypted keys, mode 0600; for
+trying things out only, never for real phones).  CAPF arrives with a later
+release: SEP00AA11BB22C1 (encrypted profile) waits for a certificate.
 INFO
 if [ -n "$generated" ]; then
   echo
@@ -68,13 +132,20 @@ fi
 cat <<INFO
 
 Try:
-  export PHONETRUST_DATA=$VAR/pub
-  build/cli/phonetrust cluster status
-  build/cli/phonetrust node list
-  build/cli/phonetrust device list
-  build/cli/phonetrust capf report
-  build/cli/phonetrust device add SEP0011AABB2233 --model 8841 --protocol sip
-  for n in pub sub1 sub2; do build/cli/phonetrust --data var/\$n store digest; done
-  deploy/local-cluster.sh kill sub1; deploy/local-cluster.sh start sub1
-Stop with: ./deploy/quickstart.sh stop
+  export PHONETRUST_DATA=$V/pub
+  $PT phone boot --tftp 127.0.0.1:$SUB1_TFTP --mac 00AA11BB22C2
+  $PT phone boot --tftp 127.0.0.1:$SUB2_TFTP --mac 00AA11BB22C4 --json
+  $PT phone storm --tftp 127.0.0.1:$SUB1_TFTP --phones 200 --concurrency 20 --macs-from-store
+  $PT itl show
+  $PT --data $V/sub1 itl show
+  $PT ctl show
+  $PT config show SEP00AA11BB22C2 --json
+  $PT config show SEP00AA11BB22C2 --out SEP00AA11BB22C2.cnf.xml.sgn
+  $PT config show SEP00AA11BB22C1 --json
+  $PT device list
+  $PT device update SEP00AA11BB22C2 --description "Lobby, by the door"
+  $PT cluster status
+  $PT trust list
+  $SC kill sub1; $SC start sub1
+Stop with: $QS stop
 INFO
