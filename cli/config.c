@@ -58,6 +58,116 @@ static const char show_help[] =
 	"terminal;\n"
 	"a terminal gets a summary and the readable configuration.\n";
 
+/* The members both verbs' JSON give served bytes: size and SHA-256. */
+static void json_set_bytes(json_t *o, const uint8_t *bytes, size_t len)
+{
+	if (!bytes)
+		return;
+	uint8_t sha[32];
+	char *hex = NULL;
+	if (pt_certs_sha256(bytes, len, sha) == PT_OK)
+		hex = pt_cli_hex(sha, sizeof sha);
+	json_object_set_new(o, "size", json_integer((json_int_t)len));
+	json_object_set_new(o, "sha256", hex ? json_string(hex) : json_null());
+	free(hex);
+}
+
+/* Prints the signer line of a .sgn file and points *text at its payload;
+ * nothing when bytes do not parse as one. */
+static void print_sgn_head(const uint8_t *bytes, size_t len,
+			   const uint8_t **text, size_t *text_len)
+{
+	pt_sgn_file_t f;
+	if (pt_sgn_parse(bytes, len, &f, NULL) != PT_OK)
+		return;
+	printf("# signed by %s, %s, header %zu bytes; payload:\n", f.signer,
+	       pt_sgn_digest_name(f.digest), f.raw.header_len);
+	*text = f.payload;
+	*text_len = f.payload_len;
+}
+
+/* The options of both verbs: --out FILE, one more taking a value (named
+ * extra) and --help, then exactly one argument (a what).  Returns
+ * PT_EXIT_OK with *arg set, or NULL once help is printed; or a usage
+ * error. */
+static int parse_args(int argc, char **argv, const char *help,
+		      const char *extra, const char *what, const char **out,
+		      const char **extra_val, const char **arg)
+{
+	const struct option opts[] = {
+		{extra, required_argument, NULL, 'x'},
+		{"out", required_argument, NULL, 'o'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	int c;
+	*arg = NULL;
+	optind = 0;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'h':
+			fputs(help, stdout);
+			return PT_EXIT_OK;
+		case 'x': *extra_val = optarg; break;
+		case 'o': *out = optarg; break;
+		default:
+			return pt_cli_usage_error("unknown option or missing "
+						  "value near '%s'",
+						  argv[optind - 1]);
+		}
+	}
+	if (optind != argc - 1)
+		return pt_cli_usage_error("%s takes exactly one %s", argv[0],
+					  what);
+	*arg = argv[optind];
+	return PT_EXIT_OK;
+}
+
+/* One answer as the output paths of both verbs see it. */
+typedef struct {
+	const char *name;      /* the name asked for */
+	const char *served;    /* the name the "wrote" line gives */
+	const char *form;      /* the form that line gives, or NULL */
+	const uint8_t *bytes;  /* NULL: the phone gets File not found */
+	size_t len;
+	const char *reason;
+	json_t *(*json)(const char *name, const void *ans);
+	void (*summary)(const char *name, const void *ans);
+	const void *ans;       /* what json and summary describe */
+} config_out_t;
+
+/* Writes the bytes to out, prints them, the JSON or a terminal's summary;
+ * refuses when the phone would get File not found. */
+static int config_out(pt_cli_t *cli, const char *out, const config_out_t *o)
+{
+	if (!o->bytes) {
+		if (cli->json)
+			pt_cli_print_json(o->json(o->name, o->ans));
+		return pt_cli_refuse("%s: File not found for the phone: %s",
+				     o->name, o->reason);
+	}
+	if (out) {
+		int r = pt_cli_write_file(out, o->bytes, o->len);
+		if (r != PT_OK)
+			return pt_cli_refuse("cannot write %s: %s", out,
+					     pt_strerror(r));
+		if (cli->json)
+			return pt_cli_print_json(o->json(o->name, o->ans));
+		if (!cli->quiet)
+			printf("wrote %s (%s%s%zu bytes) to %s\n", o->served,
+			       o->form ? o->form : "", o->form ? ", " : "",
+			       o->len, out);
+	} else if (cli->json) {
+		return pt_cli_print_json(o->json(o->name, o->ans));
+	} else if (isatty(STDOUT_FILENO)) {
+		o->summary(o->name, o->ans);
+	} else {
+		fwrite(o->bytes, 1, o->len, stdout);
+	}
+	return PT_EXIT_OK;
+}
+
 /* Signed in a mixed cluster, plain in a non-secure one; the caller then
  * tries the encrypted form first where signed files are served. */
 static pt_configfiles_kind_t first_request(pt_txn_t *txn)
@@ -73,8 +183,9 @@ static pt_configfiles_kind_t first_request(pt_txn_t *txn)
 	return kind;
 }
 
-static json_t *answer_json(const char *name, const pt_config_answer_t *a)
+static json_t *answer_json(const char *name, const void *ans)
 {
+	const pt_config_answer_t *a = ans;
 	json_t *o = json_object();
 	json_object_set_new(o, "name", json_string(name));
 	json_object_set_new(o, "device", json_string(a->device));
@@ -86,40 +197,23 @@ static json_t *answer_json(const char *name, const pt_config_answer_t *a)
 					       a->decision.form)));
 	json_object_set_new(o, "served", json_boolean(a->bytes != NULL));
 	json_object_set_new(o, "reason", json_string(a->reason));
-	if (a->bytes) {
-		uint8_t sha[32];
-		char *hex = NULL;
-		if (pt_certs_sha256(a->bytes, a->len, sha) == PT_OK)
-			hex = pt_cli_hex(sha, sizeof sha);
-		json_object_set_new(o, "size", json_integer((json_int_t)a->len));
-		json_object_set_new(o, "sha256", hex ? json_string(hex)
-						     : json_null());
-		free(hex);
-	}
+	json_set_bytes(o, a->bytes, a->len);
 	return o;
 }
 
 /* A terminal gets text, never raw signatures or ciphertext. */
-static void print_summary(const char *name, const pt_config_answer_t *a)
+static void print_summary(const char *name, const void *ans)
 {
+	const pt_config_answer_t *a = ans;
 	printf("# %s for %s: %s (%zu bytes)\n# %s\n", name, a->device,
 	       pt_configfiles_form_name(a->decision.form), a->len, a->reason);
 	const uint8_t *text = a->bytes;
 	size_t text_len = a->len;
 	switch (a->decision.form) {
 	case PT_CONFIGFILES_FULL_SIGNED:
-	case PT_CONFIGFILES_MIN_SIGNED: {
-		pt_sgn_file_t f;
-		if (pt_sgn_parse(a->bytes, a->len, &f, NULL) == PT_OK) {
-			printf("# signed by %s, %s, header %zu bytes; "
-			       "payload:\n",
-			       f.signer, pt_sgn_digest_name(f.digest),
-			       f.raw.header_len);
-			text = f.payload;
-			text_len = f.payload_len;
-		}
+	case PT_CONFIGFILES_MIN_SIGNED:
+		print_sgn_head(a->bytes, a->len, &text, &text_len);
 		break;
-	}
 	case PT_CONFIGFILES_ENCRYPTED_FULL: {
 		pt_encconfig_file_t f;
 		if (pt_encconfig_parse(a->bytes, a->len, &f, NULL) == PT_OK)
@@ -177,32 +271,11 @@ static int build_answer(pt_cli_t *cli, pt_txn_t *txn, const char *name,
 
 static int verb_show(pt_cli_t *cli, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"form", required_argument, NULL, 'f'},
-		{"out", required_argument, NULL, 'o'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
-	};
-	const char *out = NULL, *form = NULL;
-	int c;
-	optind = 0;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'h':
-			fputs(show_help, stdout);
-			return PT_EXIT_OK;
-		case 'f': form = optarg; break;
-		case 'o': out = optarg; break;
-		default:
-			return pt_cli_usage_error("unknown option or missing "
-						  "value near '%s'",
-						  argv[optind - 1]);
-		}
-	}
-	if (optind != argc - 1)
-		return pt_cli_usage_error("show takes exactly one device name");
-	const char *device = argv[optind];
+	const char *out = NULL, *form = NULL, *device = NULL;
+	int rc = parse_args(argc, argv, show_help, "form", "device name", &out,
+			    &form, &device);
+	if (rc != PT_EXIT_OK || !device)
+		return rc;
 	char mac[PT_CONFIGFILES_MAC_LEN + 1], canon[PT_CONFIGFILES_MAC_LEN + 4];
 	if (pt_configfiles_device_mac(device, mac) != PT_OK)
 		return pt_cli_refuse("%s is not a phone (SEP followed by 12 "
@@ -223,7 +296,6 @@ static int verb_show(pt_cli_t *cli, int argc, char **argv)
 				     pt_strerror(r));
 	pt_config_answer_t ans = {0};
 	char name[PT_CONFIGFILES_NAME_MAX];
-	int rc = PT_EXIT_OK;
 	if (!form) {
 		/* The phone's first request: encrypted when that is served,
 		 * else the signed or plain form of the cluster's mode. */
@@ -242,36 +314,20 @@ static int verb_show(pt_cli_t *cli, int argc, char **argv)
 		rc = build_answer(cli, txn, name, &ans);
 	}
 	pt_txn_abort(&txn);
-	if (rc != PT_EXIT_OK)
-		goto out;
-	if (!ans.bytes) {
-		if (cli->json)
-			pt_cli_print_json(answer_json(name, &ans));
-		rc = pt_cli_refuse("%s: File not found for the phone: %s", name,
-				   ans.reason);
-		goto out;
+	if (rc == PT_EXIT_OK) {
+		config_out_t o = {
+			.name = name,
+			.served = name,
+			.form = pt_configfiles_form_name(ans.decision.form),
+			.bytes = ans.bytes,
+			.len = ans.len,
+			.reason = ans.reason,
+			.json = answer_json,
+			.summary = print_summary,
+			.ans = &ans,
+		};
+		rc = config_out(cli, out, &o);
 	}
-	if (out) {
-		r = pt_cli_write_file(out, ans.bytes, ans.len);
-		if (r != PT_OK) {
-			rc = pt_cli_refuse("cannot write %s: %s", out,
-					   pt_strerror(r));
-			goto out;
-		}
-		if (cli->json)
-			rc = pt_cli_print_json(answer_json(name, &ans));
-		else if (!cli->quiet)
-			printf("wrote %s (%s, %zu bytes) to %s\n", name,
-			       pt_configfiles_form_name(ans.decision.form),
-			       ans.len, out);
-	} else if (cli->json) {
-		rc = pt_cli_print_json(answer_json(name, &ans));
-	} else if (isatty(STDOUT_FILENO)) {
-		print_summary(name, &ans);
-	} else {
-		fwrite(ans.bytes, 1, ans.len, stdout);
-	}
-out:
 	pt_config_answer_clear(&ans);
 	return rc;
 }
@@ -305,8 +361,9 @@ static const char static_help[] =
 	"terminal;\n"
 	"a terminal gets a summary and the content when it is text.\n";
 
-static json_t *static_json(const char *name, const pt_static_answer_t *a)
+static json_t *static_json(const char *name, const void *ans)
 {
+	const pt_static_answer_t *a = ans;
 	json_t *o = json_object();
 	json_object_set_new(o, "name", json_string(name));
 	json_object_set_new(o, "served", json_boolean(a->bytes != NULL));
@@ -314,16 +371,7 @@ static json_t *static_json(const char *name, const pt_static_answer_t *a)
 	json_object_set_new(o, "generated", json_boolean(a->generated));
 	json_object_set_new(o, "signed", json_boolean(a->is_signed));
 	json_object_set_new(o, "reason", json_string(a->reason));
-	if (a->bytes) {
-		uint8_t sha[32];
-		char *hex = NULL;
-		if (pt_certs_sha256(a->bytes, a->len, sha) == PT_OK)
-			hex = pt_cli_hex(sha, sizeof sha);
-		json_object_set_new(o, "size", json_integer((json_int_t)a->len));
-		json_object_set_new(o, "sha256", hex ? json_string(hex)
-						     : json_null());
-		free(hex);
-	}
+	json_set_bytes(o, a->bytes, a->len);
 	return o;
 }
 
@@ -339,19 +387,15 @@ static bool printable(const uint8_t *p, size_t n)
 	return true;
 }
 
-static void print_static_summary(const pt_static_answer_t *a)
+static void print_static_summary(const char *name, const void *ans)
 {
+	const pt_static_answer_t *a = ans;
+	(void)name;
 	printf("# %s: %zu bytes\n# %s\n", a->served, a->len, a->reason);
 	const uint8_t *text = a->bytes;
 	size_t text_len = a->len;
-	pt_sgn_file_t f;
-	if (a->is_signed && pt_sgn_parse(a->bytes, a->len, &f, NULL) == PT_OK) {
-		printf("# signed by %s, %s, header %zu bytes; payload:\n",
-		       f.signer, pt_sgn_digest_name(f.digest),
-		       f.raw.header_len);
-		text = f.payload;
-		text_len = f.payload_len;
-	}
+	if (a->is_signed)
+		print_sgn_head(a->bytes, a->len, &text, &text_len);
 	if (printable(text, text_len))
 		fwrite(text, 1, text_len, stdout);
 	else
@@ -394,64 +438,27 @@ static int static_answer(pt_cli_t *cli, const char *dir, const char *name,
 
 static int verb_static(pt_cli_t *cli, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"dir", required_argument, NULL, 'd'},
-		{"out", required_argument, NULL, 'o'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
-	};
-	const char *out = NULL, *dir = NULL;
-	int c;
-	optind = 0;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'h':
-			fputs(static_help, stdout);
-			return PT_EXIT_OK;
-		case 'd': dir = optarg; break;
-		case 'o': out = optarg; break;
-		default:
-			return pt_cli_usage_error("unknown option or missing "
-						  "value near '%s'",
-						  argv[optind - 1]);
-		}
-	}
-	if (optind != argc - 1)
-		return pt_cli_usage_error("static takes exactly one file name");
-	const char *name = argv[optind];
+	const char *out = NULL, *dir = NULL, *name = NULL;
+	int rc = parse_args(argc, argv, static_help, "dir", "file name", &out,
+			    &dir, &name);
+	if (rc != PT_EXIT_OK || !name)
+		return rc;
 
 	pt_static_answer_t ans = {0};
-	int rc = static_answer(cli, dir, name, &ans);
-	if (rc != PT_EXIT_OK)
-		goto out;
-	if (!ans.bytes) {
-		if (cli->json)
-			pt_cli_print_json(static_json(name, &ans));
-		rc = pt_cli_refuse("%s: File not found for the phone: %s", name,
-				   ans.reason);
-		goto out;
+	rc = static_answer(cli, dir, name, &ans);
+	if (rc == PT_EXIT_OK) {
+		config_out_t o = {
+			.name = name,
+			.served = ans.served,
+			.bytes = ans.bytes,
+			.len = ans.len,
+			.reason = ans.reason,
+			.json = static_json,
+			.summary = print_static_summary,
+			.ans = &ans,
+		};
+		rc = config_out(cli, out, &o);
 	}
-	if (out) {
-		int r = pt_cli_write_file(out, ans.bytes, ans.len);
-		if (r != PT_OK) {
-			rc = pt_cli_refuse("cannot write %s: %s", out,
-					   pt_strerror(r));
-			goto out;
-		}
-		if (cli->json)
-			rc = pt_cli_print_json(static_json(name, &ans));
-		else if (!cli->quiet)
-			printf("wrote %s (%zu bytes) to %s\n", ans.served,
-			       ans.len, out);
-	} else if (cli->json) {
-		rc = pt_cli_print_json(static_json(name, &ans));
-	} else if (isatty(STDOUT_FILENO)) {
-		print_static_summary(&ans);
-	} else {
-		fwrite(ans.bytes, 1, ans.len, stdout);
-	}
-out:
 	pt_static_answer_clear(&ans);
 	return rc;
 }
