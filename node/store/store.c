@@ -20,7 +20,12 @@ static const char *const table_names[PT_TABLE_COUNT_] = {
 	[PT_TABLE_TRUST] = "trust",
 	[PT_TABLE_NODES] = "nodes",
 	[PT_TABLE_CLUSTER] = "cluster",
+	[PT_TABLE_CAPF_PROFILES] = "capf_profiles",
 };
+
+/* The tables of the first schema; later ones may be missing from a store
+ * made before them. */
+#define PT_TABLE_ORIGINAL_LAST PT_TABLE_CLUSTER
 
 const char *pt_table_name(pt_table_t table)
 {
@@ -154,6 +159,13 @@ static int open_tables(pt_store_t *store, bool readonly)
 	for (int t = PT_TABLE_FIRST; t <= PT_TABLE_LAST; t++) {
 		r = pt_store_from_mdb(mdb_dbi_open(txn, table_names[t], dbflags,
 					  &store->tables[t]));
+		/* A read-only open cannot create a table a newer binary
+		 * added; until a writer opens the store it holds nothing. */
+		if (r == PT_ERR_NOT_FOUND && readonly &&
+		    t > PT_TABLE_ORIGINAL_LAST) {
+			store->absent[t] = true;
+			r = PT_OK;
+		}
 		if (r != PT_OK)
 			goto out;
 	}
@@ -312,6 +324,8 @@ int pt_txn_get(pt_txn_t *txn, pt_table_t table, const void *key,
 {
 	if (!pt_store_valid_table(table) || key_len == 0)
 		return PT_ERR_INVALID;
+	if (txn->store->absent[table])
+		return PT_ERR_NOT_FOUND;
 	MDB_val k = {key_len, (void *)key}, v;
 	int r = pt_store_from_mdb(mdb_get(txn->txn, txn->store->tables[table], &k, &v));
 	if (r == PT_OK) {
@@ -404,6 +418,8 @@ int pt_txn_foreach_after(pt_txn_t *txn, pt_table_t table,
 		*visited = 0;
 	if (!pt_store_valid_table(table))
 		return PT_ERR_INVALID;
+	if (txn->store->absent[table])
+		return PT_OK;
 	MDB_cursor *cur = NULL;
 	int r = pt_store_from_mdb(mdb_cursor_open(txn->txn,
 						  txn->store->tables[table], &cur));
@@ -445,6 +461,10 @@ int pt_txn_count(pt_txn_t *txn, pt_table_t table, size_t *out)
 {
 	if (!pt_store_valid_table(table))
 		return PT_ERR_INVALID;
+	if (txn->store->absent[table]) {
+		*out = 0;
+		return PT_OK;
+	}
 	MDB_stat st;
 	int r = pt_store_from_mdb(mdb_stat(txn->txn, txn->store->tables[table], &st));
 	if (r == PT_OK)

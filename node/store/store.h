@@ -30,11 +30,14 @@ typedef enum pt_table {
 	PT_TABLE_TRUST = 3,    /* key: SHA-256 of the certificate DER (32 bytes) */
 	PT_TABLE_NODES = 4,    /* key: node name */
 	PT_TABLE_CLUSTER = 5,  /* key: "cluster" (one record) */
-	PT_TABLE_COUNT_ = 6,
+	/* Added after schema 1 (a store without it opens: read-only opens
+	 * see it empty, read-write opens create it). */
+	PT_TABLE_CAPF_PROFILES = 6, /* key: CTI instance ID (CapfUserProfile) */
+	PT_TABLE_COUNT_ = 7,
 } pt_table_t;
 
 #define PT_TABLE_FIRST PT_TABLE_DEVICES
-#define PT_TABLE_LAST PT_TABLE_CLUSTER
+#define PT_TABLE_LAST PT_TABLE_CAPF_PROFILES
 #define PT_CLUSTER_KEY "cluster"
 
 /* The schema this binary writes.  Older stores are upgraded on open. */

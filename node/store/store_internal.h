@@ -18,6 +18,9 @@
 struct pt_store {
 	MDB_env *env;
 	MDB_dbi tables[PT_TABLE_COUNT_];
+	/* A table added after the store was made, opened read-only: it does
+	 * not exist yet and reads as empty. */
+	bool absent[PT_TABLE_COUNT_];
 	MDB_dbi changelog;
 	MDB_dbi meta;
 	char *dir;
