@@ -380,31 +380,26 @@ static size_t built_ahead(const char *log_path, double *secs)
 	return total;
 }
 
-/* CPU seconds of a process (all its threads); with children, also those
- * of the children it reaped (in.tftpd forks one per transfer). */
-static double proc_cpu(pid_t pid, bool children)
+/* CPU seconds of a process (all its threads). */
+static double proc_cpu(pid_t pid)
 {
 	char path[64];
 	snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
 	uint8_t *buf = read_all(path, NULL);
 	if (!buf)
 		return 0;
-	/* After the command name (which may hold blanks): utime, stime,
-	 * cutime and cstime are the 12th to 15th fields after ')'. */
+	/* After the command name (which may hold blanks): utime and stime
+	 * are the 12th and 13th fields after ')'. */
 	char *p = strrchr((char *)buf, ')');
 	unsigned long long ut = 0, st = 0;
-	long long cut = 0, cst = 0;
 	int n = p ? sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u "
-				  "%*u %llu %llu %lld %lld",
-			   &ut, &st, &cut, &cst)
+				  "%*u %llu %llu",
+			   &ut, &st)
 		  : 0;
 	free(buf);
-	if (n != 4)
+	if (n != 2)
 		return 0;
-	double t = (double)(ut + st);
-	if (children)
-		t += (double)(cut + cst);
-	return t / (double)sysconf(_SC_CLK_TCK);
+	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }
 
 /* Jiffies the machine spent busy and in all, from /proc/stat's "cpu"
@@ -423,6 +418,14 @@ static void machine_cpu(unsigned long long *busy, unsigned long long *all)
 		*busy = *all - v[3] - v[4];
 	}
 	free(text);
+}
+
+static double self_cpu(void)
+{
+	struct rusage ru;
+	getrusage(RUSAGE_SELF, &ru);
+	return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+	       (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
 }
 
 /* ---- UDP counters ---------------------------------------------------------- */
@@ -685,6 +688,7 @@ struct slot {
 	struct sockaddr_in tid;
 	size_t file;
 	uint64_t start;
+	uint64_t first_answer;
 	pt_tftp_client_t c;
 };
 
@@ -699,6 +703,7 @@ struct storm {
 	/* Results. */
 	unsigned launched, done, ok, failed, wrong_size, ok_enc;
 	uint64_t *lat;     /* ns, one per transfer that succeeded */
+	uint64_t *lat1;    /* ns, request sent to first answer, likewise */
 	size_t n_lat;
 	uint64_t resent, dups, foreign, bytes;
 	uint8_t *kept;
@@ -801,6 +806,7 @@ static void slot_end(struct storm *st, struct slot *s)
 		st->bytes += s->c.len;
 		if (st->fs->enc[s->file])
 			st->ok_enc++;
+		st->lat1[st->n_lat] = s->first_answer - s->start;
 		st->lat[st->n_lat++] = end - s->start;
 		if (st->keep) {
 			free(st->kept);
@@ -845,12 +851,17 @@ static void slot_read(struct storm *st, struct slot *s)
 		pt_tftp_client_on_packet(&s->c, st->buf, (size_t)got,
 					 pt_clock_mono_ms());
 		if (!s->locked && s->c.state != PT_TFTP_CLIENT_REQUESTING) {
+			s->first_answer = now_ns();
 			s->tid = from;
 			s->locked = true;
 		}
 		slot_flush(st, s);
 		if (!client_live(&s->c))
 			slot_end(st, s);
+		/* In lockstep the next block cannot be here yet: reading
+		 * again would only cost a syscall that says so.  epoll is
+		 * level-triggered and reports anything still queued. */
+		break;
 	}
 }
 
@@ -878,7 +889,8 @@ static void storm_run(struct storm *st)
 	st->slots = calloc(st->conc, sizeof *st->slots);
 	st->buf = malloc(PT_TFTP_PACKET_MAX + 1);
 	st->lat = calloc(st->total ? st->total : 1, sizeof *st->lat);
-	if (st->ep < 0 || !st->slots || !st->buf || !st->lat)
+	st->lat1 = calloc(st->total ? st->total : 1, sizeof *st->lat1);
+	if (st->ep < 0 || !st->slots || !st->buf || !st->lat || !st->lat1)
 		die("cannot set the load up");
 	for (unsigned i = 0; i < st->conc; i++)
 		st->slots[i].fd = -1;
@@ -927,6 +939,7 @@ static void storm_run(struct storm *st)
 	st->slots = NULL;
 	st->buf = NULL;
 	qsort(st->lat, st->n_lat, sizeof *st->lat, cmp_u64);
+	qsort(st->lat1, st->n_lat, sizeof *st->lat1, cmp_u64);
 }
 
 /* ---- cases and results ------------------------------------------------------- */
@@ -935,7 +948,9 @@ struct server {
 	const char *name;
 	struct sockaddr_in addr;
 	pid_t pid;
-	bool children; /* its CPU includes reaped children's */
+	/* in.tftpd forks a process per transfer and ignores SIGCHLD, so
+	 * their CPU time is accounted nowhere that can be read. */
+	bool cpu_unknown;
 	bool up;
 };
 
@@ -943,11 +958,13 @@ struct result {
 	bool ran;
 	unsigned conc, total, ok, failed, wrong_size, ok_enc;
 	double secs, tps, mbps, p50, p99, max;
+	double p99_first; /* request sent to the first answer */
 	uint64_t resent, dups;
 	long long rcvbuf, inerr;
 	bool counters;
 	double cpu_ms; /* server CPU per transfer */
-	double busy;   /* share of all CPUs busy during the case, % */
+	double gen_ms; /* the load generator's CPU per transfer */
+	double others; /* of all CPUs, % used by neither server nor client */
 	char error[256];
 };
 
@@ -968,14 +985,24 @@ static void run_case(const struct server *srv, const struct fileset *fs,
 	if (st.conc > total)
 		st.conc = total;
 	struct udp_counters u0 = udp_read();
-	double cpu0 = proc_cpu(srv->pid, srv->children);
+	double cpu0 = proc_cpu(srv->pid);
 	unsigned long long busy0, all0, busy1, all1;
 	machine_cpu(&busy0, &all0);
+	double self0 = self_cpu();
 	uint64_t t0 = now_ns();
 	storm_run(&st);
 	double secs = since_s(t0);
 	machine_cpu(&busy1, &all1);
-	double cpu = proc_cpu(srv->pid, srv->children) - cpu0;
+	double self = self_cpu() - self0;
+	double cpu = proc_cpu(srv->pid) - cpu0;
+	/* What else ran meanwhile: busy time neither side accounts for. */
+	double hz = (double)sysconf(_SC_CLK_TCK);
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	double others = (double)(busy1 - busy0) / hz - cpu - self;
+	if (others < 0 || secs <= 0 || ncpu <= 0)
+		others = 0;
+	else
+		others = 100.0 * others / (secs * (double)ncpu);
 	struct udp_counters u1 = udp_read();
 	*out = (struct result){
 		.ran = true, .conc = conc, .total = total, .ok = st.ok,
@@ -986,16 +1013,17 @@ static void run_case(const struct server *srv, const struct fileset *fs,
 		.p50 = pct_ms(st.lat, st.n_lat, 0.50),
 		.p99 = pct_ms(st.lat, st.n_lat, 0.99),
 		.max = st.n_lat ? (double)st.lat[st.n_lat - 1] / 1e6 : 0,
+		.p99_first = pct_ms(st.lat1, st.n_lat, 0.99),
 		.resent = st.resent, .dups = st.dups,
 		.rcvbuf = u1.rcvbuf_errors - u0.rcvbuf_errors,
 		.inerr = u1.in_errors - u0.in_errors,
 		.counters = u0.ok && u1.ok,
-		.cpu_ms = st.ok ? 1e3 * cpu / st.ok : 0,
-		.busy = all1 > all0 ? 100.0 * (double)(busy1 - busy0) /
-					      (double)(all1 - all0)
-				    : 0};
+		.cpu_ms = st.ok && !srv->cpu_unknown ? 1e3 * cpu / st.ok : -1,
+		.gen_ms = st.ok ? 1e3 * self / st.ok : 0,
+		.others = others};
 	snprintf(out->error, sizeof out->error, "%s", st.first_error);
 	free(st.lat);
+	free(st.lat1);
 	free(st.kept);
 }
 
@@ -1013,31 +1041,35 @@ static uint8_t *fetch_one(const struct server *srv, const char *name,
 	snprintf(why, why_len, "%s", st.first_error);
 	*len = st.kept_len;
 	free(st.lat);
+	free(st.lat1);
 	fileset_clear(&fs);
 	return st.kept;
 }
 
 static void print_head(void)
 {
-	printf("  %-12s %5s %8s %6s %11s %8s %8s %8s %7s %7s %9s %6s %9s "
-	       "%8s\n",
+	printf("  %-12s %5s %8s %6s %11s %8s %8s %9s %8s %7s %7s %9s %6s "
+	       "%9s %9s %6s\n",
 	       "server", "conc", "fetches", "failed", "transfers/s", "p50 ms",
-	       "p99 ms", "max ms", "resent", "dup rx", "RcvbufErr", "InErr",
-	       "CPU/xfer", "CPU busy");
+	       "p99 ms", "p99 1st", "max ms", "resent", "dup rx", "RcvbufErr",
+	       "InErr", "srv CPU", "gen CPU", "others");
 }
 
 static void print_row(const char *name, const struct result *r)
 {
-	char rb[24] = "?", ie[24] = "?";
+	char rb[24] = "?", ie[24] = "?", cpu[24] = "-";
+	if (r->cpu_ms >= 0)
+		snprintf(cpu, sizeof cpu, "%.3f ms", r->cpu_ms);
 	if (r->counters) {
 		snprintf(rb, sizeof rb, "%lld", r->rcvbuf);
 		snprintf(ie, sizeof ie, "%lld", r->inerr);
 	}
-	printf("  %-12s %5u %8u %6u %11.0f %8.2f %8.2f %8.1f %7llu %7llu %9s "
-	       "%6s %6.3f ms %7.0f%%\n",
+	printf("  %-12s %5u %8u %6u %11.0f %8.2f %8.2f %9.2f %8.1f %7llu %7llu "
+	       "%9s %6s %9s %6.3f ms %5.0f%%\n",
 	       name, r->conc, r->total, r->failed, r->tps, r->p50, r->p99,
-	       r->max, (unsigned long long)r->resent,
-	       (unsigned long long)r->dups, rb, ie, r->cpu_ms, r->busy);
+	       r->p99_first, r->max, (unsigned long long)r->resent,
+	       (unsigned long long)r->dups, rb, ie, cpu, r->gen_ms,
+	       r->others);
 	if (r->error[0])
 		printf("  %-12s first failure: %s\n", "", r->error);
 }
@@ -1071,7 +1103,7 @@ static void usage(FILE *f)
 	      "(default 20000)\n"
 	      "  --levels LIST    concurrencies (default 1,50,500)\n"
 	      "  --big-repeats N  fetches of the 2 MB file per block size "
-	      "(default 3)\n"
+	      "(default 5)\n"
 	      "  --nodes N        cluster nodes: the publisher and N-1 "
 	      "subscribers (default 8)\n"
 	      "  --workers N      phonetrustd TFTP workers (default: one per "
@@ -1115,7 +1147,7 @@ static void parse_args(int argc, char **argv, struct opts *o)
 	};
 	*o = (struct opts){.devices = 10000, .fetches = 20000,
 			   .levels = {1, 50, 500}, .n_levels = 3,
-			   .big_repeats = 3, .nodes = 8, .enc_every = 10};
+			   .big_repeats = 5, .nodes = 8, .enc_every = 10};
 	int c;
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (c) {
@@ -1488,7 +1520,7 @@ int main(int argc, char **argv)
 	ours.addr = (struct sockaddr_in){.sin_family = AF_INET,
 					 .sin_port = htons(tftp_port)};
 	ours.addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	struct server peer = {.name = "tftpd-hpa", .children = true};
+	struct server peer = {.name = "tftpd-hpa", .cpu_unknown = true};
 	peer.addr = ours.addr;
 	char peer_why[256] = "not run (--no-peer)";
 	char *tftpd_log = path_of("%s/tftpd.log", work);
@@ -1498,7 +1530,18 @@ int main(int argc, char **argv)
 	double setup_s = since_s(t_setup);
 
 	/* ---- what is compared ---- */
-	say("\nphonetrustd: subscriber sub1 of a %u-node mixed-mode cluster "
+	uint8_t *loadavg = read_all("/proc/loadavg", NULL);
+	if (loadavg) {
+		char *sp = strchr((char *)loadavg, ' ');
+		sp = sp ? strchr(sp + 1, ' ') : NULL;
+		sp = sp ? strchr(sp + 1, ' ') : NULL;
+		if (sp)
+			*sp = '\0';
+	}
+	say("\nload average before the storm: %s\n",
+	    loadavg ? (char *)loadavg : "?");
+	free(loadavg);
+	say("phonetrustd: subscriber sub1 of a %u-node mixed-mode cluster "
 	    "(publisher pub running, %u subscribers joined), %u devices "
 	    "(SIP 8841), %u of them encrypting with an LSC; [tftp] %u "
 	    "workers, per_client_max = 0, per_client_rate = 0; %ld CPUs, "
@@ -1554,6 +1597,13 @@ int main(int argc, char **argv)
 	    "1428 + tsize, lockstep, resend after 1 s, 5 resends; latency = "
 	    "request sent to last ACK sent\n",
 	    o.fetches, o.fetches < o.devices ? o.fetches : o.devices);
+	say("(p99 1st: request sent to the server's first answer; resent: "
+	    "packets we sent again; dup rx: blocks the server sent again; "
+	    "RcvbufErr/InErr: UDP counters of the namespace; srv CPU: "
+	    "phonetrustd's CPU per transfer (tftpd-hpa's cannot be read: its "
+	    "process per transfer is never reaped); gen CPU: the load "
+	    "generator's; others: share of all CPUs used by any other process "
+	    "meanwhile, tftpd-hpa's transfer processes included)\n");
 	struct result res[2][LEVELS_MAX];
 	memset(res, 0, sizeof res);
 	size_t first = 0;
