@@ -30,6 +30,7 @@
 #include "tvs/tvs_client.h"
 
 #define SYNC_SECONDS 120
+#define TOKEN1 "CN=cluster test token 1"
 #define DEVICE "SEP0011AABB0001"
 #define MAC "0011AABB0001"
 #define NEW_DEVICE "SEP0011AABB0002"
@@ -172,8 +173,7 @@ static void check_boot(pt_cluster_t *c, const char *node, json_t *j,
 	char want[128], itl[64];
 	ck_assert_msg(json_is_true(json_object_get(j, "ok")),
 		      "boot of %s at %s failed: %s", device, node, text);
-	ck_assert_str_eq(jstr(json_object_get(j, "ctl"), "signer"),
-			 "CN=cluster test token 1");
+	ck_assert_str_eq(jstr(json_object_get(j, "ctl"), "signer"), TOKEN1);
 	snprintf(want, sizeof want, "CN=%s-tftp", node);
 	json_t *list = json_object_get(j, "itl");
 	ck_assert_msg(strcmp(jstr(list, "signer"), want) == 0,
@@ -369,6 +369,45 @@ static bool has_role(const pt_tvs_answer_t *a, uint8_t role)
 	return false;
 }
 
+/* Boots from node until the boot succeeds with a CTL signed by signer
+ * (bounded by SYNC_SECONDS): the last report (caller frees), for
+ * check_boot to judge. */
+static json_t *boot_until(pt_cluster_t *c, const char *node, const char *mac,
+			  const char *signer)
+{
+	int64_t deadline = now_ms() + SYNC_SECONDS * 1000;
+	int st;
+	json_t *j = boot(c, node, mac, &st);
+	while ((st != 0 ||
+		strcmp(jstr(json_object_get(j, "ctl"), "signer"), signer) !=
+			0) &&
+	       now_ms() < deadline) {
+		json_decref(j);
+		usleep(200 * 1000);
+		j = boot(c, node, mac, &st);
+	}
+	return j;
+}
+
+/* Fetches name from node with curl until curl exits with want (0, or 68
+ * for File not found), bounded by SYNC_SECONDS; the file (empty when not
+ * found; caller frees). */
+static char *wait_fetch(pt_cluster_t *c, const char *node, const char *name,
+			int want)
+{
+	int64_t deadline = now_ms() + SYNC_SECONDS * 1000;
+	char path[4096];
+	int st = fetch_curl(c, node, name, path);
+	while (st != want) {
+		ck_assert_msg(now_ms() < deadline,
+			      "%s: curl %s exits %d, not %d, after %u s", node,
+			      name, st, want, SYNC_SECONDS);
+		usleep(200 * 1000);
+		st = fetch_curl(c, node, name, path);
+	}
+	return want == 0 ? pt_test_read_file(path, NULL) : strdup("");
+}
+
 START_TEST(subscribers_serve_phones)
 {
 	pt_cluster_t *c = &cluster;
@@ -390,31 +429,41 @@ START_TEST(subscribers_serve_phones)
 		free(log);
 	}
 
-	/* Mixed mode on the publisher, and a phone. */
+	/* A phone in a non-secure cluster (the mode before any CTL): the
+	 * full configuration in clear for the plain name, and signed. */
+	pt_cluster_cli(c, &r, "pub", "device", "add", DEVICE, "--model",
+		       "8841", "--description", "Front desk", NULL);
+	expect_ok(&r, "device add");
+	pt_cluster_wait_same(c, SYNC_SECONDS, "sub1", "sub2", NULL);
+	for (size_t k = 0; k < 2; k++) {
+		char *xml = wait_fetch(c, subs[k], DEVICE ".cnf.xml", 0);
+		ck_assert_msg(strstr(xml, "<fullConfig>true</fullConfig>") &&
+				      strstr(xml, "<description>Front desk"
+						  "</description>"),
+			      "%s: %s", subs[k], xml);
+		free(xml);
+		xml = signed_config(c, subs[k], DEVICE);
+		ck_assert(strstr(xml, "<description>Front desk</description>"));
+		free(xml);
+	}
+
+	/* Mixed mode: a CTL signed by the first of two tokens. */
 	char token[2][4096];
 	X509 *token1 = NULL;
 	make_tokens(c, token, &token1);
 	pt_cluster_cli(c, &r, "pub", "ctl", "init", "--token", token[0],
 		       "--token", token[1], NULL);
 	expect_ok(&r, "ctl init");
-	pt_cluster_cli(c, &r, "pub", "device", "add", DEVICE, "--model",
-		       "8841", "--description", "Front desk", NULL);
-	expect_ok(&r, "device add");
 	pt_cluster_wait_same(c, SYNC_SECONDS, "sub1", "sub2", NULL);
 
-	/* Every node serves the phone its CTL, its own ITL and the signed
-	 * configuration.  The daemons rebuild after replication, so the
-	 * first boots poll until the configuration is there. */
+	/* Every node serves the phone the CTL, its own ITL and the signed
+	 * configuration, and keeps the full configuration out of clear
+	 * text.  The daemons rebuild after replication: the boots poll
+	 * until the new CTL is served. */
 	int st;
 	for (size_t k = 0; k < sizeof servers / sizeof servers[0]; k++) {
 		const char *node = servers[k];
-		int64_t deadline = now_ms() + SYNC_SECONDS * 1000;
-		json_t *j = boot(c, node, MAC, &st);
-		while (st != 0 && now_ms() < deadline) {
-			json_decref(j);
-			usleep(200 * 1000);
-			j = boot(c, node, MAC, &st);
-		}
+		json_t *j = boot_until(c, node, MAC, TOKEN1);
 		check_boot(c, node, j, DEVICE);
 		json_decref(j);
 		check_ctl(c, node, token1);
@@ -424,11 +473,7 @@ START_TEST(subscribers_serve_phones)
 					  "</description>"),
 			      "%s: %s", node, xml);
 		free(xml);
-		/* A mixed cluster keeps the full configuration out of
-		 * clear text. */
-		char path[4096];
-		ck_assert_int_eq(fetch_curl(c, node, DEVICE ".cnf.xml", path),
-				 68);
+		free(wait_fetch(c, node, DEVICE ".cnf.xml", 68));
 	}
 
 	/* A changed description reaches phones through each subscriber. */
@@ -458,19 +503,7 @@ START_TEST(subscribers_serve_phones)
 		       "8845", "--description", "New arrival", NULL);
 	expect_ok(&r, "device add (new)");
 	for (size_t k = 0; k < 2; k++) {
-		int64_t deadline = now_ms() + SYNC_SECONDS * 1000;
-		json_t *j = boot(c, subs[k], NEW_MAC, &st);
-		while (st != 0) {
-			char *text = json_dumps(j, 0);
-			ck_assert_msg(now_ms() < deadline,
-				      "%s: %s not served after %u s: %s",
-				      subs[k], NEW_DEVICE, SYNC_SECONDS,
-				      text);
-			free(text);
-			json_decref(j);
-			usleep(200 * 1000);
-			j = boot(c, subs[k], NEW_MAC, &st);
-		}
+		json_t *j = boot_until(c, subs[k], NEW_MAC, TOKEN1);
 		check_boot(c, subs[k], j, NEW_DEVICE);
 		json_decref(j);
 		char *xml = signed_config(c, subs[k], NEW_DEVICE);
