@@ -80,6 +80,20 @@ void pt_table_out_destroy(pt_table_out_t **t);
  * them or an error. */
 int pt_cli_write_file(const char *path, const void *data, size_t len);
 
+/* Reads the whole of path, at most max bytes, into a new buffer (*out,
+ * the caller frees it, wiped first when it holds secrets).  Returns
+ * PT_ERR_TOO_LARGE beyond max bytes, PT_ESYS(errno) when it cannot be
+ * opened or read, PT_ERR_NOMEM; *out stays NULL on failure. */
+int pt_cli_read_file(const char *path, size_t max, uint8_t **out,
+		     size_t *len);
+
+/* Options of a verb that takes --help and one option name with a value
+ * (*value, left alone when not given).  Returns PT_EXIT_OK with optind at
+ * the first argument, or with *helped once help is printed on stdout; or
+ * a usage error. */
+int pt_cli_parse_opt(int argc, char **argv, const char *help,
+		     const char *name, const char **value, bool *helped);
+
 /* Hex encoding into a new string (caller frees). */
 char *pt_cli_hex(const uint8_t *data, size_t len);
 

@@ -1,5 +1,6 @@
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -144,4 +145,71 @@ int pt_cli_write_file(const char *path, const void *data, size_t len)
 	if (close(fd) != 0 && r == PT_OK)
 		r = PT_ESYS(errno);
 	return r;
+}
+
+int pt_cli_read_file(const char *path, size_t max, uint8_t **out,
+		     size_t *len)
+{
+	*out = NULL;
+	*len = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return PT_ESYS(errno);
+	/* One byte more than allowed tells a file at the cap from a larger
+	 * one. */
+	size_t cap = max + 1, n = 0;
+	uint8_t *buf = malloc(cap);
+	int r = buf ? PT_OK : PT_ERR_NOMEM;
+	while (r == PT_OK && n < cap) {
+		ssize_t got = read(fd, buf + n, cap - n);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0)
+			r = PT_ESYS(errno);
+		else if (got == 0)
+			break;
+		else
+			n += (size_t)got;
+	}
+	close(fd);
+	if (r == PT_OK && n > max)
+		r = PT_ERR_TOO_LARGE;
+	if (r != PT_OK) {
+		/* Token files hold keys: what was read does not outlive a
+		 * refusal. */
+		if (buf)
+			pt_seal_wipe(buf, n);
+		free(buf);
+		return r;
+	}
+	*out = buf;
+	*len = n;
+	return PT_OK;
+}
+
+int pt_cli_parse_opt(int argc, char **argv, const char *help,
+		     const char *name, const char **value, bool *helped)
+{
+	const struct option opts[] = {
+		{name, required_argument, NULL, 'v'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	*helped = false;
+	optind = 0;
+	opterr = 0;
+	int c;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		if (c == 'h') {
+			fputs(help, stdout);
+			*helped = true;
+			return PT_EXIT_OK;
+		}
+		if (c != 'v')
+			return pt_cli_usage_error("unknown option or missing "
+						  "value: %s",
+						  argv[optind - 1]);
+		*value = optarg;
+	}
+	return PT_EXIT_OK;
 }

@@ -268,43 +268,9 @@ static int parse_args(int argc, char **argv, bool update, const char *help,
 
 /* ---- reading token files ---- */
 
-static int read_capped(const char *path, size_t max, uint8_t **out,
-		       size_t *len)
-{
-	*out = NULL;
-	*len = 0;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return PT_ESYS(errno);
-	size_t cap = max + 1, n = 0;
-	uint8_t *buf = malloc(cap);
-	int r = buf ? PT_OK : PT_ERR_NOMEM;
-	while (r == PT_OK && n < cap) {
-		ssize_t got = read(fd, buf + n, cap - n);
-		if (got < 0 && errno == EINTR)
-			continue;
-		if (got < 0)
-			r = PT_ESYS(errno);
-		else if (got == 0)
-			break;
-		else
-			n += (size_t)got;
-	}
-	close(fd);
-	if (r == PT_OK && n > max)
-		r = PT_ERR_TOO_LARGE;
-	if (r != PT_OK) {
-		free(buf);
-		return r;
-	}
-	*out = buf;
-	*len = n;
-	return PT_OK;
-}
-
 static int read_token_file(const char *path, uint8_t **data, size_t *len)
 {
-	int r = read_capped(path, PT_TOKEN_FILE_MAX, data, len);
+	int r = pt_cli_read_file(path, PT_TOKEN_FILE_MAX, data, len);
 	if (r == PT_ERR_TOO_LARGE)
 		return pt_cli_refuse("%s: larger than %u bytes: not a token "
 				     "file",
@@ -659,33 +625,17 @@ static int show(pt_cli_t *cli, const pt_ctl_state_t *s)
 
 static int verb_show(pt_cli_t *cli, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"out", required_argument, NULL, 'o'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
-	};
 	const char *out = NULL;
-	optind = 0;
-	opterr = 0;
-	int c;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		if (c == 'h') {
-			fputs(show_help, stdout);
-			return PT_EXIT_OK;
-		}
-		if (c == 'o') {
-			out = optarg;
-			continue;
-		}
-		return pt_cli_usage_error("unknown option or missing value: "
-					  "%s",
-					  argv[optind - 1]);
-	}
+	bool helped = false;
+	int rc = pt_cli_parse_opt(argc, argv, show_help, "out", &out,
+				  &helped);
+	if (rc != PT_EXIT_OK || helped)
+		return rc;
 	if (optind < argc)
 		return pt_cli_usage_error("unexpected argument '%s'",
 					  argv[optind]);
 	pt_ctl_state_t *s = NULL;
-	int rc = load_state(cli, &s);
+	rc = load_state(cli, &s);
 	if (rc != PT_EXIT_OK)
 		return rc;
 	if (s->cluster->ctl.len == 0)

@@ -102,28 +102,12 @@ static int report_written(pt_cli_t *cli, const char *path, size_t len,
 
 static int verb_show(pt_cli_t *cli, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"out", required_argument, NULL, 'o'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
-	};
 	const char *out = NULL;
-	optind = 0;
-	opterr = 0;
-	int c;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		if (c == 'h') {
-			fputs(show_help, stdout);
-			return PT_EXIT_OK;
-		}
-		if (c == 'o') {
-			out = optarg;
-			continue;
-		}
-		return pt_cli_usage_error("unknown option or missing value: "
-					  "%s",
-					  argv[optind - 1]);
-	}
+	bool helped = false;
+	int rc = pt_cli_parse_opt(argc, argv, show_help, "out", &out,
+				  &helped);
+	if (rc != PT_EXIT_OK || helped)
+		return rc;
 	if (optind != argc)
 		return pt_cli_usage_error("itl show takes no argument ('%s')",
 					  argv[optind]);
@@ -152,7 +136,6 @@ static int verb_show(pt_cli_t *cli, int argc, char **argv)
 			"up to date (%s)%s; showing the stored one\n",
 			why, writable ? "" : " (store opened read-only)");
 
-	int rc;
 	if (out) {
 		r = pt_cli_write_file(out, bytes, len);
 		rc = r == PT_OK ? report_written(cli, out, len, &info, fresh)

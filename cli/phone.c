@@ -158,29 +158,14 @@ static int load_key(const char *path, pt_token_t **out)
 	uint8_t *data = NULL;
 	size_t len = 0;
 	pt_token_diag_t d = {0};
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return pt_cli_refuse("--key %s: %s", path, strerror(errno));
-	int r = PT_OK;
-	data = malloc(PT_TOKEN_FILE_MAX + 1);
-	if (!data)
-		r = PT_ERR_NOMEM;
-	while (r == PT_OK && len <= PT_TOKEN_FILE_MAX) {
-		ssize_t got = read(fd, data + len, PT_TOKEN_FILE_MAX + 1 - len);
-		if (got < 0 && errno == EINTR)
-			continue;
-		if (got < 0)
-			r = PT_ESYS(errno);
-		else if (got == 0)
-			break;
-		else
-			len += (size_t)got;
-	}
-	close(fd);
+	int r = pt_cli_read_file(path, PT_TOKEN_FILE_MAX, &data, &len);
 	if (r == PT_OK)
 		r = pt_token_parse(data, len, NULL, out, &d);
+	else if (r == PT_ERR_TOO_LARGE)
+		snprintf(d.text, sizeof d.text, "larger than %u bytes: not a "
+			 "token file", PT_TOKEN_FILE_MAX);
 	if (data) {
-		pt_seal_wipe(data, PT_TOKEN_FILE_MAX + 1);
+		pt_seal_wipe(data, len);
 		free(data);
 	}
 	if (r != PT_OK)

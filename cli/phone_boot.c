@@ -127,46 +127,6 @@ static int fetch(pt_phone_boot_t *b, const char *name, pt_phone_fetch_t *fetch,
 
 /* ---- the state directory ---- */
 
-static int read_small(const char *path, size_t max, uint8_t **out,
-		      size_t *len)
-{
-	int r = PT_OK;
-	uint8_t *buf = NULL;
-	size_t n = 0;
-	*out = NULL;
-	*len = 0;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return PT_ESYS(errno);
-	if (!(buf = malloc(max + 1))) {
-		r = PT_ERR_NOMEM;
-		goto out;
-	}
-	for (;;) {
-		ssize_t got = read(fd, buf + n, max + 1 - n);
-		if (got < 0 && errno == EINTR)
-			continue;
-		if (got < 0) {
-			r = PT_ESYS(errno);
-			goto out;
-		}
-		if (got == 0)
-			break;
-		n += (size_t)got;
-		if (n > max) {
-			r = PT_ERR_TOO_LARGE;
-			goto out;
-		}
-	}
-	*out = buf;
-	*len = n;
-	buf = NULL;
-out:
-	free(buf);
-	close(fd);
-	return r;
-}
-
 static void state_path(const pt_phone_boot_t *b, const char *file,
 		       const char *suffix, char *out, size_t cap)
 {
@@ -204,7 +164,7 @@ static int load_state(pt_phone_boot_t *b)
 		size_t len = 0;
 		pt_phone_diag_t d = {{0}};
 		state_path(b, files[i], "", path, sizeof path);
-		int r = read_small(path, PT_TLV_FILE_MAX, &data, &len);
+		int r = pt_cli_read_file(path, PT_TLV_FILE_MAX, &data, &len);
 		if (r == PT_ESYS(ENOENT))
 			continue;
 		if (r != PT_OK)

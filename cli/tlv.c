@@ -604,47 +604,12 @@ int pt_cli_tlv_print(pt_cli_t *cli, const char *label, const uint8_t *data,
 
 /* ---- verbs ---- */
 
-/* Reads a whole file of at most max bytes (PT_ERR_TOO_LARGE beyond). */
-static int read_capped(const char *path, size_t max, uint8_t **out,
-		       size_t *len)
-{
-	*out = NULL;
-	*len = 0;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return PT_ESYS(errno);
-	size_t cap = max + 1u, n = 0;
-	uint8_t *buf = malloc(cap);
-	int r = buf ? PT_OK : PT_ERR_NOMEM;
-	while (r == PT_OK && n < cap) {
-		ssize_t got = read(fd, buf + n, cap - n);
-		if (got < 0 && errno == EINTR)
-			continue;
-		if (got < 0)
-			r = PT_ESYS(errno);
-		else if (got == 0)
-			break;
-		else
-			n += (size_t)got;
-	}
-	close(fd);
-	if (r == PT_OK && n > max)
-		r = PT_ERR_TOO_LARGE;
-	if (r != PT_OK) {
-		free(buf);
-		return r;
-	}
-	*out = buf;
-	*len = n;
-	return PT_OK;
-}
-
 /* A certificate file: PEM or DER. */
 static int read_cert(const char *path, X509 **out)
 {
 	uint8_t *data = NULL;
 	size_t len = 0;
-	int r = read_capped(path, PT_CERT_PEM_MAX, &data, &len);
+	int r = pt_cli_read_file(path, PT_CERT_PEM_MAX, &data, &len);
 	if (r == PT_ERR_TOO_LARGE)
 		return pt_cli_refuse("%s: larger than %u bytes: not a "
 				     "certificate",
@@ -665,41 +630,21 @@ static int read_cert(const char *path, X509 **out)
 
 static int verb_show(pt_cli_t *cli, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"cert", required_argument, NULL, 'c'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
-	};
 	const char *cert_path = NULL;
-	optind = 0;
-	opterr = 0;
-	int c;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		if (c == 'h') {
-			fputs(show_help, stdout);
-			return PT_EXIT_OK;
-		}
-		if (c == 'c') {
-			cert_path = optarg;
-			continue;
-		}
-		return pt_cli_usage_error("unknown option or missing value: "
-					  "%s",
-					  argv[optind - 1]);
-	}
+	bool helped = false;
+	int rc = pt_cli_parse_opt(argc, argv, show_help, "cert", &cert_path,
+				  &helped);
+	if (rc != PT_EXIT_OK || helped)
+		return rc;
 	if (argc - optind != 1)
 		return pt_cli_usage_error("tlv show takes one FILE");
 	const char *path = argv[optind];
 	X509 *cert = NULL;
-	if (cert_path) {
-		int rc = read_cert(cert_path, &cert);
-		if (rc != PT_EXIT_OK)
-			return rc;
-	}
+	if (cert_path && (rc = read_cert(cert_path, &cert)) != PT_EXIT_OK)
+		return rc;
 	uint8_t *data = NULL;
 	size_t len = 0;
-	int rc;
-	int r = read_capped(path, PT_TLV_FILE_MAX, &data, &len);
+	int r = pt_cli_read_file(path, PT_TLV_FILE_MAX, &data, &len);
 	if (r == PT_ERR_TOO_LARGE)
 		rc = pt_cli_refuse("%s: larger than %u bytes: not a trust "
 				   "list",
