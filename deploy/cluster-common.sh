@@ -157,8 +157,6 @@ cl_port() {
 
 cl_write_ini() {
   local node=$1 d=$DIR/$1 role; role=$(cl_role "$1")
-  # The node's [tftp] static_dir: plain files (firmware, ring tones).
-  mkdir -p "$d/tftp"
   {
     echo "$CL_MARK; rewritten by every 'up'."
     echo "[node]"
@@ -189,6 +187,7 @@ cl_write_ini() {
     echo "workers = $CL_WORKERS"
     echo "per_client_max = 1000"
     echo "per_client_rate = 0"
+    # Plain files (firmware, ring tones); cl_start makes the directory.
     echo "static_dir = $d/tftp"
     echo
     echo "[tvs]"
@@ -260,6 +259,8 @@ cl_start() {
     return 0
   fi
   cl_node_prepare "$node"
+  # The INI names it; the daemon refuses to start without it.
+  mkdir -p "$d/tftp"
   size=$(stat -c %s "$log" 2>/dev/null || echo 0)
   # Its own session, so a terminal's ^C to this script does not reach it,
   # and none of the caller's descriptors: whoever reads this script's
