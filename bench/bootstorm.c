@@ -4,6 +4,7 @@
  *   bench_bootstorm [--devices N] [--fetches N] [--levels 1,50,500]
  *                   [--big-repeats N] [--nodes N] [--workers N]
  *                   [--enc-every N] [--bin DIR] [--dir DIR] [--no-peer]
+ *                   [--nice N]
  *
  * Setup, with the real binaries (found beside this one, or under --bin):
  * a publisher made by `phonetrust init`, N-1 subscribers joined to it
@@ -38,6 +39,9 @@
  * count the whole network namespace: anything else running meanwhile
  * shows up too), and the server's CPU time per transfer.  Then the 2 MB
  * file, one transfer at a time, at blksize 512 and 1428.
+ *
+ * On a machine shared with other work, --nice gives this process and
+ * everything it starts (both servers alike) another scheduling priority.
  *
  * Prints figures and the issue's targets next to them; asserts nothing.
  * Exit status: 0, or 1 when any transfer from phonetrustd failed, 2 when
@@ -75,6 +79,7 @@
 #include "lib/certs.h"
 #include "lib/clock.h"
 #include "lib/errors.h"
+#include "lib/sgn.h"
 #include "lib/tftp_client.h"
 #include "lib/tftp_packet.h"
 #include "store/identity.h"
@@ -106,6 +111,8 @@ struct opts {
 	const char *bin;
 	const char *dir;
 	bool no_peer;
+	int nice;
+	bool set_nice;
 };
 
 static uint64_t now_ns(void)
@@ -120,11 +127,35 @@ static double since_s(uint64_t t0)
 	return (double)(now_ns() - t0) / 1e9;
 }
 
+/* The daemons this run started, stopped when it gives up. */
+static pid_t started[4];
+
+static void track(pid_t pid)
+{
+	for (size_t i = 0; i < sizeof started / sizeof started[0]; i++)
+		if (started[i] <= 0) {
+			started[i] = pid;
+			return;
+		}
+}
+
+static void untrack(pid_t pid)
+{
+	for (size_t i = 0; i < sizeof started / sizeof started[0]; i++)
+		if (started[i] == pid)
+			started[i] = 0;
+}
+
 static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2),
 						     noreturn));
 static void die(const char *fmt, ...)
 {
 	va_list ap;
+	for (size_t i = 0; i < sizeof started / sizeof started[0]; i++)
+		if (started[i] > 0) {
+			kill(started[i], SIGTERM);
+			waitpid(started[i], NULL, 0);
+		}
 	va_start(ap, fmt);
 	fflush(stdout);
 	fputs("bench_bootstorm: ", stderr);
@@ -322,6 +353,7 @@ static void daemon_start(struct daemon *d, const char *text)
 		execl(bin, bin, "--config", d->conf, (char *)NULL);
 		_exit(127);
 	}
+	track(d->pid);
 	free(bin);
 }
 
@@ -349,13 +381,27 @@ static void daemon_wait(struct daemon *d, const char *needle, double secs)
 	    secs, d->log);
 }
 
-static void daemon_stop(struct daemon *d)
+/* Stops d; false when it did not exit 0 (the line printed says how). */
+static bool daemon_stop(struct daemon *d)
 {
 	if (d->pid <= 0)
-		return;
+		return true;
+	int status = 0;
 	kill(d->pid, SIGTERM);
-	waitpid(d->pid, NULL, 0);
+	while (waitpid(d->pid, &status, 0) < 0 && errno == EINTR)
+		;
+	untrack(d->pid);
 	d->pid = 0;
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		return true;
+	if (WIFSIGNALED(status))
+		printf("phonetrustd (%s) ended by signal %d at stop; see %s\n",
+		       d->name, WTERMSIG(status), d->log);
+	else
+		printf("phonetrustd (%s) exited with status %d at stop; see "
+		       "%s\n",
+		       d->name, WEXITSTATUS(status), d->log);
+	return false;
 }
 
 /* Files built ahead so far: the sum of the refresher's log lines. */
@@ -566,17 +612,42 @@ static void give_lscs(const char *data, const struct opts *o)
 
 struct fileset {
 	char (*names)[40];
-	uint32_t *sizes; /* as exported for the peer */
+	uint32_t *sizes;    /* as exported for the peer */
+	uint64_t *payloads; /* digest of a signed file's payload; 0: none */
 	bool *enc;
 	size_t n;
 };
+
+/* FNV-1a: enough to tell the served payload from the exported one. */
+static uint64_t digest(const uint8_t *p, size_t n)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+	for (size_t i = 0; i < n; i++) {
+		h ^= p[i];
+		h *= 0x100000001b3ull;
+	}
+	return h ? h : 1;
+}
+
+/* The digest of a signed file's payload (what follows the signature
+ * header: the same for the same inputs, while the header carries the
+ * signing time); 0 when bytes are no signed file. */
+static uint64_t payload_digest(const uint8_t *bytes, size_t len)
+{
+	const uint8_t *payload = NULL;
+	size_t plen = 0;
+	if (pt_sgn_strip(bytes, len, &payload, &plen, NULL) != PT_OK)
+		return 0;
+	return digest(payload, plen);
+}
 
 static void fileset_init(struct fileset *fs, size_t n)
 {
 	fs->names = calloc(n ? n : 1, sizeof *fs->names);
 	fs->sizes = calloc(n ? n : 1, sizeof *fs->sizes);
+	fs->payloads = calloc(n ? n : 1, sizeof *fs->payloads);
 	fs->enc = calloc(n ? n : 1, sizeof *fs->enc);
-	if (!fs->names || !fs->sizes || !fs->enc)
+	if (!fs->names || !fs->sizes || !fs->payloads || !fs->enc)
 		die("out of memory");
 	fs->n = n;
 }
@@ -585,6 +656,7 @@ static void fileset_clear(struct fileset *fs)
 {
 	free(fs->names);
 	free(fs->sizes);
+	free(fs->payloads);
 	free(fs->enc);
 	memset(fs, 0, sizeof *fs);
 }
@@ -627,6 +699,12 @@ static void *export_main(void *arg)
 			write_bytes(path, ans.bytes, ans.len, 0644);
 			free(path);
 			e->fs->sizes[i] = (uint32_t)ans.len;
+			/* An encrypted file's payload changes with every
+			 * build (a new key each time): its size is checked
+			 * only. */
+			if (!e->fs->enc[i])
+				e->fs->payloads[i] = payload_digest(ans.bytes,
+								    ans.len);
 		}
 		pt_config_answer_clear(&ans);
 		if ((i - e->from) % 256 == 255)
@@ -701,7 +779,7 @@ struct storm {
 	unsigned total, conc;
 	bool keep;         /* keep the last file received (kept, kept_len) */
 	/* Results. */
-	unsigned launched, done, ok, failed, wrong_size, ok_enc;
+	unsigned launched, done, ok, failed, wrong, ok_enc;
 	uint64_t *lat;     /* ns, one per transfer that succeeded */
 	uint64_t *lat1;    /* ns, request sent to first answer, likewise */
 	size_t n_lat;
@@ -712,6 +790,8 @@ struct storm {
 	/* Private. */
 	int ep;
 	struct slot *slots;
+	uint32_t *idle;    /* slots free for the next fetch (a stack) */
+	unsigned n_idle;
 	uint8_t *buf;
 };
 
@@ -769,6 +849,7 @@ static void slot_launch(struct storm *st, struct slot *s, uint32_t index)
 		note_failure(st, "socket: %s", strerror(errno));
 		st->failed++;
 		st->done++;
+		st->idle[st->n_idle++] = index;
 		return;
 	}
 	struct epoll_event ev = {.events = EPOLLIN, .data.u32 = index};
@@ -788,6 +869,7 @@ static void slot_end(struct storm *st, struct slot *s)
 	close(s->fd);
 	s->fd = -1;
 	s->live = false;
+	st->idle[st->n_idle++] = (uint32_t)(s - st->slots);
 	st->done++;
 	st->resent += s->c.retransmits;
 	st->dups += s->c.duplicates;
@@ -800,7 +882,15 @@ static void slot_end(struct storm *st, struct slot *s)
 		note_failure(st, "%s: %zu bytes, the exported file has %u",
 			     name, s->c.len, st->fs->sizes[s->file]);
 		st->failed++;
-		st->wrong_size++;
+		st->wrong++;
+	} else if (st->fs->payloads[s->file] &&
+		   payload_digest(s->c.data, s->c.len) !=
+			   st->fs->payloads[s->file]) {
+		note_failure(st, "%s: the signed payload differs from the "
+				 "exported file's",
+			     name);
+		st->failed++;
+		st->wrong++;
 	} else {
 		st->ok++;
 		st->bytes += s->c.len;
@@ -887,20 +977,27 @@ static void storm_run(struct storm *st)
 {
 	st->ep = epoll_create1(EPOLL_CLOEXEC);
 	st->slots = calloc(st->conc, sizeof *st->slots);
+	st->idle = calloc(st->conc, sizeof *st->idle);
 	st->buf = malloc(PT_TFTP_PACKET_MAX + 1);
 	st->lat = calloc(st->total ? st->total : 1, sizeof *st->lat);
 	st->lat1 = calloc(st->total ? st->total : 1, sizeof *st->lat1);
-	if (st->ep < 0 || !st->slots || !st->buf || !st->lat || !st->lat1)
+	if (st->ep < 0 || !st->slots || !st->idle || !st->buf || !st->lat ||
+	    !st->lat1)
 		die("cannot set the load up");
-	for (unsigned i = 0; i < st->conc; i++)
+	for (unsigned i = 0; i < st->conc; i++) {
 		st->slots[i].fd = -1;
-	for (unsigned i = 0; i < st->conc && st->launched < st->total; i++)
-		slot_launch(st, &st->slots[i], i);
+		st->idle[i] = st->conc - 1 - i;
+	}
+	st->n_idle = st->conc;
 	struct epoll_event evs[512];
 	uint64_t progress = now_ns();
 	int64_t next_tick = pt_clock_mono_ms() + 5;
 	while (st->done < st->total) {
 		unsigned before = st->done;
+		while (st->n_idle && st->launched < st->total) {
+			uint32_t i = st->idle[--st->n_idle];
+			slot_launch(st, &st->slots[i], i);
+		}
 		int n = epoll_wait(st->ep, evs, 512, 5);
 		if (n < 0 && errno != EINTR)
 			die("epoll_wait: %s", strerror(errno));
@@ -914,10 +1011,6 @@ static void storm_run(struct storm *st)
 				slot_tick(st, &st->slots[i], now_ms);
 			next_tick = now_ms + 5;
 		}
-		for (unsigned i = 0; i < st->conc && st->launched < st->total;
-		     i++)
-			if (!st->slots[i].live)
-				slot_launch(st, &st->slots[i], i);
 		if (st->done != before) {
 			progress = now_ns();
 		} else if (now_ns() - progress > STALL_NS) {
@@ -935,8 +1028,10 @@ static void storm_run(struct storm *st)
 	}
 	close(st->ep);
 	free(st->slots);
+	free(st->idle);
 	free(st->buf);
 	st->slots = NULL;
+	st->idle = NULL;
 	st->buf = NULL;
 	qsort(st->lat, st->n_lat, sizeof *st->lat, cmp_u64);
 	qsort(st->lat1, st->n_lat, sizeof *st->lat1, cmp_u64);
@@ -956,7 +1051,7 @@ struct server {
 
 struct result {
 	bool ran;
-	unsigned conc, total, ok, failed, wrong_size, ok_enc;
+	unsigned conc, total, ok, failed, wrong, ok_enc;
 	double secs, tps, mbps, p50, p99, max;
 	double p99_first; /* request sent to the first answer */
 	uint64_t resent, dups;
@@ -1006,7 +1101,7 @@ static void run_case(const struct server *srv, const struct fileset *fs,
 	struct udp_counters u1 = udp_read();
 	*out = (struct result){
 		.ran = true, .conc = conc, .total = total, .ok = st.ok,
-		.failed = st.failed, .wrong_size = st.wrong_size,
+		.failed = st.failed, .wrong = st.wrong,
 		.ok_enc = st.ok_enc, .secs = secs,
 		.tps = secs > 0 ? st.ok / secs : 0,
 		.mbps = secs > 0 ? (double)st.bytes / secs / 1e6 : 0,
@@ -1114,7 +1209,9 @@ static void usage(FILE *f)
 	      "and node/phonetrustd\n"
 	      "  --dir DIR        work here (must not exist; kept) instead of "
 	      "a scratch directory\n"
-	      "  --no-peer        do not run tftpd-hpa\n",
+	      "  --no-peer        do not run tftpd-hpa\n"
+	      "  --nice N         run this and every process it starts (both "
+	      "servers) at niceness N\n",
 	      f);
 }
 
@@ -1142,6 +1239,7 @@ static void parse_args(int argc, char **argv, struct opts *o)
 		{"bin", required_argument, NULL, 'B'},
 		{"dir", required_argument, NULL, 'D'},
 		{"no-peer", no_argument, NULL, 'P'},
+		{"nice", required_argument, NULL, 'N'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -1192,6 +1290,16 @@ static void parse_args(int argc, char **argv, struct opts *o)
 		case 'P':
 			o->no_peer = true;
 			break;
+		case 'N': {
+			char *end = NULL;
+			errno = 0;
+			long v = strtol(optarg, &end, 10);
+			if (errno || !*optarg || *end || v < -20 || v > 19)
+				die("--nice: -20 to 19");
+			o->nice = (int)v;
+			o->set_nice = true;
+			break;
+		}
 		case 'h':
 			usage(stdout);
 			exit(0);
@@ -1288,6 +1396,7 @@ static bool tftpd_start(struct server *s, const char *root, const char *log,
 		      "--user", "root", "--secure", root, (char *)NULL);
 		_exit(127);
 	}
+	track(s->pid);
 	for (int i = 0; i < 50; i++) {
 		if (answers(port)) {
 			s->addr.sin_port = htons(port);
@@ -1302,6 +1411,7 @@ static bool tftpd_start(struct server *s, const char *root, const char *log,
 		kill(s->pid, SIGTERM);
 		waitpid(s->pid, NULL, 0);
 	}
+	untrack(s->pid);
 	s->pid = 0;
 	return false;
 }
@@ -1334,6 +1444,8 @@ int main(int argc, char **argv)
 		die("the open-file limit (%llu) is below the highest "
 		    "concurrency; raise it (ulimit -n)",
 		    (unsigned long long)rl.rlim_cur);
+	if (o.set_nice && setpriority(PRIO_PROCESS, 0, o.nice) != 0)
+		die("--nice %d: %s", o.nice, strerror(errno));
 	make_workdir(&o);
 	snprintf(setup_log, sizeof setup_log, "%s/setup.log", work);
 
@@ -1538,8 +1650,9 @@ int main(int argc, char **argv)
 		if (sp)
 			*sp = '\0';
 	}
-	say("\nload average before the storm: %s\n",
-	    loadavg ? (char *)loadavg : "?");
+	say("\nload average before the storm: %s; niceness of this run and "
+	    "both servers: %d\n",
+	    loadavg ? (char *)loadavg : "?", getpriority(PRIO_PROCESS, 0));
 	free(loadavg);
 	say("phonetrustd: subscriber sub1 of a %u-node mixed-mode cluster "
 	    "(publisher pub running, %u subscribers joined), %u devices "
@@ -1622,6 +1735,24 @@ int main(int argc, char **argv)
 			print_ratio(&res[0][l], &res[1][l]);
 		}
 	}
+
+	/* What the CPUs give: here the server shares them with the load
+	 * generator and whatever else runs. */
+	double best = 0;
+	for (size_t l = 0; l < o.n_levels; l++)
+		if (res[0][l].cpu_ms > 0 &&
+		    (best == 0 || res[0][l].cpu_ms < best))
+			best = res[0][l].cpu_ms;
+	if (best > 0)
+		printf("  phonetrustd's CPU per transfer at best %.3f ms (all "
+		       "its threads, kernel time included, part of it the "
+		       "loopback delivery to the client): %u workers with "
+		       "%ld CPUs to themselves would serve about %.0f "
+		       "transfers/s\n",
+		       best, o.workers, cpus,
+		       1e3 * (double)(cpus < (long)o.workers ? cpus
+							     : (long)o.workers) /
+			       best);
 
 	struct result bigres[2][2];
 	memset(bigres, 0, sizeof bigres);
@@ -1715,8 +1846,9 @@ int main(int argc, char **argv)
 	else
 		printf("  zero UDP receive-buffer drops: /proc/net/snmp not "
 		       "readable here: unknown\n");
-	printf("  serving signed and encrypted files: %u .sgn and %u .enc.sgn "
-	       "received, each the size of the exported file: %s\n",
+	printf("  serving signed and encrypted files: %u .sgn received (their "
+	       "payloads those of the exported files) and %u .enc.sgn (their "
+	       "sizes): %s\n",
 	       our_sgn, our_enc,
 	       met(our_sgn > 0 && (n_enc == 0 || our_enc > 0) &&
 		   our_failed == 0));
@@ -1725,9 +1857,10 @@ int main(int argc, char **argv)
 	if (peer.pid > 0) {
 		kill(peer.pid, SIGTERM);
 		waitpid(peer.pid, NULL, 0);
+		untrack(peer.pid);
 	}
-	daemon_stop(&subd);
-	daemon_stop(&pubd);
+	bool clean = daemon_stop(&subd);
+	clean = daemon_stop(&pubd) && clean;
 	uint8_t *log = read_all(subd.log, NULL);
 	const char *stats = log ? strstr((char *)log, "tftp at stop:") : NULL;
 	if (stats) {
@@ -1737,7 +1870,9 @@ int main(int argc, char **argv)
 	}
 	free(log);
 	fflush(stdout);
-	if (!o.dir) {
+	if (!clean)
+		printf("kept %s for a look\n", work);
+	if (!o.dir && clean) {
 		char *cmd = path_of("rm -rf '%s'", work);
 		if (system(cmd) != 0)
 			fprintf(stderr, "bench_bootstorm: could not remove %s\n",
