@@ -798,9 +798,9 @@ int pt_capf_fetch_response_build(uint32_t session_id, const uint8_t *der,
 	return pt_capf_msg_build(&m, PT_CAPF_FROM_PHONE, buf, cap, len);
 }
 
-int pt_capf_auth_response_build(uint32_t session_id,
-				const pt_capf_credentials_t *c, uint8_t *buf,
-				size_t cap, size_t *len)
+int pt_capf_auth_response_init(uint32_t session_id,
+			       const pt_capf_credentials_t *c,
+			       pt_capf_msg_t *out)
 {
 	pt_capf_msg_t m;
 
@@ -848,5 +848,17 @@ int pt_capf_auth_response_build(uint32_t session_id,
 		m.sudi.sig_sha512_len = c->sudi_sig_sha512_len;
 		pt_capf_msg_set(&m, PT_CAPF_TAG_SUDI_DATA);
 	}
+	*out = m;
+	return PT_OK;
+}
+
+int pt_capf_auth_response_build(uint32_t session_id,
+				const pt_capf_credentials_t *c, uint8_t *buf,
+				size_t cap, size_t *len)
+{
+	pt_capf_msg_t m;
+	int r = pt_capf_auth_response_init(session_id, c, &m);
+	if (r != PT_OK)
+		return r;
 	return pt_capf_msg_build(&m, PT_CAPF_FROM_PHONE, buf, cap, len);
 }

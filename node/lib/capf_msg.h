@@ -358,6 +358,12 @@ typedef struct pt_capf_credentials {
 	size_t sudi_sig_sha512_len;
 } pt_capf_credentials_t;
 
+/* Fills *m (views borrowed from c) with the AUTH_RESPONSE for c:
+ * PT_ERR_INVALID for an empty device name or half-given credentials. */
+int pt_capf_auth_response_init(uint32_t session_id,
+			       const pt_capf_credentials_t *c,
+			       pt_capf_msg_t *m);
+
 /* AUTH_RESPONSE: REASON 1, [CERTIFICATE], [SIGNED_DATA], VERSION 3,
  * PASSWORD, DEVICE_NAME, [SUDI_DATA], [SHA2_SIGNED_DATA]. */
 int pt_capf_auth_response_build(uint32_t session_id,
