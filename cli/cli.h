@@ -16,6 +16,7 @@
 #include <stdio.h>
 
 #include "lib/errors.h"
+#include "lib/names.h"
 #include "lib/seal.h"
 #include "store/store.h"
 
@@ -75,6 +76,31 @@ pt_table_out_t *pt_table_out_new(int ncols, const char *const *headers);
 int pt_table_out_add(pt_table_out_t *t, const char *const *cells);
 void pt_table_out_print(const pt_table_out_t *t, FILE *out);
 void pt_table_out_destroy(pt_table_out_t **t);
+
+/* A list verb's rows: objects of a JSON array with --json, else a table.
+ * The visitor adds to whichever is set and counts its rows in n. */
+typedef struct pt_cli_list {
+	json_t *array;
+	pt_table_out_t *table;
+	size_t n;
+} pt_cli_list_t;
+
+/* Runs a list verb over table in one read transaction: sets up list
+ * (cleared here when done), calls visit(ctx, ...) for each record, then
+ * prints the JSON array, the table, or "<empty> in <data dir>" when no
+ * row was added.  Refuses with "cannot list <what>: <why>". */
+int pt_cli_list(pt_cli_t *cli, pt_table_t table, int ncols,
+		const char *const *headers, pt_txn_visit_fn visit, void *ctx,
+		pt_cli_list_t *list, const char *what, const char *empty);
+
+/* Copies node-local metadata entry name (node_meta.h) as text into buf;
+ * "" when the entry is absent.  Errors of the store. */
+int pt_cli_meta_text(pt_txn_t *txn, const char *name, char *buf,
+		     size_t len);
+
+/* A JSON array of the names of n trust purposes (NULL when out of
+ * memory; the caller owns the reference). */
+json_t *pt_cli_purposes_json(const Pt__TrustPurpose *p, size_t n);
 
 /* Writes len bytes to path (created 0644 or truncated), the whole of
  * them or an error. */

@@ -262,21 +262,6 @@ static int visit_node(void *ctx, const uint8_t *key, size_t key_len,
 	return r;
 }
 
-/* A node-local metadata string (copied into buf, "" when absent). */
-static int meta_text(pt_txn_t *txn, const char *name, char *buf, size_t len)
-{
-	const uint8_t *val;
-	size_t vlen;
-	buf[0] = '\0';
-	int r = pt_txn_meta_get(txn, name, &val, &vlen);
-	if (r == PT_ERR_NOT_FOUND)
-		return PT_OK;
-	if (r != PT_OK)
-		return r;
-	snprintf(buf, len, "%.*s", (int)vlen, (const char *)val);
-	return PT_OK;
-}
-
 /* On a subscriber: only what it knows of itself. */
 static int subscriber_status(pt_cli_t *cli, const char *name, uint64_t applied)
 {
@@ -351,9 +336,9 @@ int pt_cli_cluster_status(pt_cli_t *cli, int argc, char **argv)
 	if (r == PT_OK)
 		r = pt_txn_last_sequence(w.txn, &w.last);
 	if (r == PT_OK)
-		r = meta_text(w.txn, "role", role, sizeof role);
+		r = pt_cli_meta_text(w.txn, "role", role, sizeof role);
 	if (r == PT_OK)
-		r = meta_text(w.txn, "node_name", name, sizeof name);
+		r = pt_cli_meta_text(w.txn, "node_name", name, sizeof name);
 	if (r != PT_OK)
 		rc = pt_cli_refuse("cannot read the store: %s", pt_strerror(r));
 	else if (strcmp(role, "subscriber") == 0)

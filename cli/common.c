@@ -2,6 +2,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -212,4 +213,66 @@ int pt_cli_parse_opt(int argc, char **argv, const char *help,
 		*value = optarg;
 	}
 	return PT_EXIT_OK;
+}
+
+int pt_cli_list(pt_cli_t *cli, pt_table_t table, int ncols,
+		const char *const *headers, pt_txn_visit_fn visit, void *ctx,
+		pt_cli_list_t *list, const char *what, const char *empty)
+{
+	*list = (pt_cli_list_t){0};
+	pt_store_t *store = pt_cli_store(cli);
+	if (!store)
+		return PT_EXIT_REFUSED;
+	pt_txn_t *txn = NULL;
+	int rc = PT_EXIT_OK;
+	int r = pt_txn_begin(store, false, NULL, &txn);
+	if (r != PT_OK)
+		return pt_cli_refuse("cannot read the store: %s",
+				     pt_strerror(r));
+	if (cli->json)
+		list->array = json_array();
+	else
+		list->table = pt_table_out_new(ncols, headers);
+	if (!list->array && !list->table)
+		r = PT_ERR_NOMEM;
+	else
+		r = pt_txn_foreach(txn, table, visit, ctx);
+	pt_txn_abort(&txn);
+	if (r != PT_OK) {
+		rc = pt_cli_refuse("cannot list %s: %s", what, pt_strerror(r));
+	} else if (list->array) {
+		rc = pt_cli_print_json(list->array);
+		list->array = NULL;
+	} else if (list->n == 0) {
+		printf("%s in %s\n", empty, cli->data_dir);
+	} else {
+		pt_table_out_print(list->table, stdout);
+	}
+	json_decref(list->array);
+	list->array = NULL;
+	pt_table_out_destroy(&list->table);
+	return rc;
+}
+
+int pt_cli_meta_text(pt_txn_t *txn, const char *name, char *buf,
+		     size_t len)
+{
+	const uint8_t *val;
+	size_t vlen;
+	buf[0] = '\0';
+	int r = pt_txn_meta_get(txn, name, &val, &vlen);
+	if (r == PT_ERR_NOT_FOUND)
+		return PT_OK;
+	if (r != PT_OK)
+		return r;
+	snprintf(buf, len, "%.*s", (int)vlen, (const char *)val);
+	return PT_OK;
+}
+
+json_t *pt_cli_purposes_json(const Pt__TrustPurpose *p, size_t n)
+{
+	json_t *a = json_array();
+	for (size_t i = 0; a && i < n; i++)
+		json_array_append_new(a, json_string(pt_trust_purpose_name(p[i])));
+	return a;
 }

@@ -10,6 +10,7 @@
 #include "lib/certs.h"
 #include "lib/names.h"
 #include "lib/validate.h"
+#include "store/node_meta.h"
 #include "store/records.h"
 
 /* Hex digits of a certificate fingerprint in the list table. */
@@ -183,14 +184,6 @@ static bool has_curve_key(const Pt__Node *n)
 
 /* ---- JSON ------------------------------------------------------------- */
 
-static json_t *purposes_json(const Pt__TrustPurpose *p, size_t n)
-{
-	json_t *a = json_array();
-	for (size_t i = 0; a && i < n; i++)
-		json_array_append_new(a, json_string(pt_trust_purpose_name(p[i])));
-	return a;
-}
-
 static json_t *trust_json(const struct trust_walk *w)
 {
 	json_t *a = json_array();
@@ -198,7 +191,7 @@ static json_t *trust_json(const struct trust_walk *w)
 		char *sha = pt_cli_hex(w->hits[i].sha256, 32);
 		json_array_append_new(
 			a, json_pack("{s:s?,s:o}", "sha256", sha, "purposes",
-				     purposes_json(w->hits[i].purposes,
+				     pt_cli_purposes_json(w->hits[i].purposes,
 						   w->hits[i].n_purposes)));
 		free(sha);
 	}
@@ -395,17 +388,10 @@ static int print_node(const Pt__Node *n, const struct trust_walk *trust)
 
 /* ---- verbs ------------------------------------------------------------ */
 
-struct list_walk {
-	bool json;
-	json_t *array;
-	pt_table_out_t *table;
-	size_t n;
-};
-
 static int visit_node(void *ctx, const uint8_t *key, size_t key_len,
 		      const uint8_t *val, size_t val_len)
 {
-	struct list_walk *w = ctx;
+	pt_cli_list_t *w = ctx;
 	Pt__Node *n = NULL;
 	(void)key;
 	(void)key_len;
@@ -413,7 +399,7 @@ static int visit_node(void *ctx, const uint8_t *key, size_t key_len,
 				 (ProtobufCMessage **)&n);
 	if (r != PT_OK)
 		return r;
-	if (w->json) {
+	if (w->array) {
 		json_t *o = node_json(n, false, NULL);
 		r = o && json_array_append_new(w->array, o) == 0 ? PT_OK
 								  : PT_ERR_NOMEM;
@@ -441,37 +427,9 @@ static int verb_list(pt_cli_t *cli, int argc, char **argv)
 	}
 	if (argc != 1)
 		return pt_cli_usage_error("node list takes no arguments");
-	pt_store_t *store = pt_cli_store(cli);
-	if (!store)
-		return PT_EXIT_REFUSED;
-	struct list_walk w = {.json = cli->json};
-	pt_txn_t *txn = NULL;
-	int rc = PT_EXIT_OK;
-	int r = pt_txn_begin(store, false, NULL, &txn);
-	if (r != PT_OK)
-		return pt_cli_refuse("cannot read the store: %s", pt_strerror(r));
-	if (w.json)
-		w.array = json_array();
-	else
-		w.table = pt_table_out_new(9, headers);
-	if (!w.array && !w.table)
-		r = PT_ERR_NOMEM;
-	else
-		r = pt_txn_foreach(txn, PT_TABLE_NODES, visit_node, &w);
-	pt_txn_abort(&txn);
-	if (r != PT_OK) {
-		rc = pt_cli_refuse("cannot list nodes: %s", pt_strerror(r));
-	} else if (w.json) {
-		rc = pt_cli_print_json(w.array);
-		w.array = NULL;
-	} else if (w.n == 0) {
-		printf("no nodes in %s\n", cli->data_dir);
-	} else {
-		pt_table_out_print(w.table, stdout);
-	}
-	json_decref(w.array);
-	pt_table_out_destroy(&w.table);
-	return rc;
+	pt_cli_list_t w;
+	return pt_cli_list(cli, PT_TABLE_NODES, 9, headers, visit_node, &w, &w,
+			   "nodes", "no nodes");
 }
 
 static int verb_show(pt_cli_t *cli, int argc, char **argv)
@@ -519,22 +477,6 @@ out:
 	if (n)
 		pt_record_free(&n->base);
 	return rc;
-}
-
-/* The role this store was initialised for ("publisher", "subscriber"),
- * copied into buf; "" when init did not record one. */
-static int store_role(pt_txn_t *txn, char *buf, size_t len)
-{
-	const uint8_t *val;
-	size_t vlen;
-	buf[0] = '\0';
-	int r = pt_txn_meta_get(txn, "role", &val, &vlen);
-	if (r == PT_ERR_NOT_FOUND)
-		return PT_OK;
-	if (r != PT_OK)
-		return r;
-	snprintf(buf, len, "%.*s", (int)vlen, (const char *)val);
-	return PT_OK;
 }
 
 static int print_removed(pt_cli_t *cli, const Pt__Node *n,
@@ -600,7 +542,7 @@ static int verb_remove(pt_cli_t *cli, int argc, char **argv)
 	int rc = PT_EXIT_OK;
 	int r = pt_txn_begin(store, true, "cli node remove", &txn);
 	if (r == PT_OK)
-		r = store_role(txn, role, sizeof role);
+		r = pt_cli_meta_text(txn, PT_META_ROLE, role, sizeof role);
 	if (r != PT_OK) {
 		rc = pt_cli_refuse("cannot read the store: %s", pt_strerror(r));
 		goto out;

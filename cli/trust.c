@@ -117,14 +117,6 @@ static void purposes_text(const Pt__TrustPurpose *p, size_t n, char *buf,
 		snprintf(buf, len, "-");
 }
 
-static json_t *purposes_json(const Pt__TrustPurpose *p, size_t n)
-{
-	json_t *a = json_array();
-	for (size_t i = 0; a && i < n; i++)
-		json_array_append_new(a, json_string(pt_trust_purpose_name(p[i])));
-	return a;
-}
-
 /* The TVS roles an entry's purposes give (ascending, once each). */
 static json_t *roles_json(const Pt__TrustEntry *e)
 {
@@ -141,20 +133,6 @@ static json_t *roles_json(const Pt__TrustEntry *e)
 			json_array_append_new(
 				a, json_string(pt_tvs_role_name((uint8_t)code)));
 	return a;
-}
-
-static int store_role(pt_txn_t *txn, char *buf, size_t len)
-{
-	const uint8_t *val;
-	size_t vlen;
-	buf[0] = '\0';
-	int r = pt_txn_meta_get(txn, PT_META_ROLE, &val, &vlen);
-	if (r == PT_ERR_NOT_FOUND)
-		return PT_OK;
-	if (r != PT_OK)
-		return r;
-	snprintf(buf, len, "%.*s", (int)vlen, (const char *)val);
-	return PT_OK;
 }
 
 /* Reads a certificate file, PEM or DER.  *der is the DER exactly as a
@@ -343,7 +321,7 @@ static int begin_publisher(pt_cli_t *cli, const char *origin, pt_txn_t **txn)
 		return PT_EXIT_REFUSED;
 	int r = pt_txn_begin(store, true, origin, txn);
 	if (r == PT_OK)
-		r = store_role(*txn, role, sizeof role);
+		r = pt_cli_meta_text(*txn, PT_META_ROLE, role, sizeof role);
 	if (r != PT_OK) {
 		pt_txn_abort(txn);
 		return pt_cli_refuse("cannot read the store: %s",
@@ -383,7 +361,7 @@ static int print_added(pt_cli_t *cli, const Pt__TrustEntry *e, bool created,
 			json_object_set_new(o, "sha256", json_string(sha));
 			json_object_set_new(o, "subject", json_string(e->subject));
 			json_object_set_new(o, "purposes",
-					    purposes_json(e->purposes,
+					    pt_cli_purposes_json(e->purposes,
 							  e->n_purposes));
 			json_object_set_new(o, "roles", roles_json(e));
 			json_object_set_new(o, "ttl", json_integer(ttl));
@@ -561,12 +539,9 @@ out:
 /* ---- list ------------------------------------------------------------- */
 
 struct list_walk {
-	bool json;
 	bool filter;
 	Pt__TrustPurpose purpose;
-	json_t *array;
-	pt_table_out_t *table;
-	size_t n;
+	pt_cli_list_t list;
 };
 
 static int visit_entry(void *ctx, const uint8_t *key, size_t key_len,
@@ -589,7 +564,7 @@ static int visit_entry(void *ctx, const uint8_t *key, size_t key_len,
 		goto out;
 	}
 	pt_time_format_utc(e->not_after, when, sizeof when);
-	if (w->json) {
+	if (w->list.array) {
 		json_t *o = json_object();
 		if (!o) {
 			free(sha);
@@ -600,7 +575,7 @@ static int visit_entry(void *ctx, const uint8_t *key, size_t key_len,
 		json_object_set_new(o, "subject", json_string(e->subject));
 		json_object_set_new(o, "issuer", json_string(e->issuer));
 		json_object_set_new(o, "purposes",
-				    purposes_json(e->purposes, e->n_purposes));
+				    pt_cli_purposes_json(e->purposes, e->n_purposes));
 		json_object_set_new(o, "roles", roles_json(e));
 		json_object_set_new(o, "ttl", json_integer(pt_tvs_trust_ttl(
 						      e->ttl_seconds)));
@@ -609,16 +584,16 @@ static int visit_entry(void *ctx, const uint8_t *key, size_t key_len,
 		json_object_set_new(o, "expired",
 				    json_boolean(e->not_after <= time(NULL)));
 		json_object_set_new(o, "legacy", json_boolean(e->legacy));
-		json_array_append_new(w->array, o);
+		json_array_append_new(w->list.array, o);
 	} else {
 		entry_text(e, purposes, sizeof purposes);
 		snprintf(ttl, sizeof ttl, "%u", pt_tvs_trust_ttl(e->ttl_seconds));
 		const char *cells[] = {sha, purposes, ttl, e->source, when,
 				       e->subject};
-		r = pt_table_out_add(w->table, cells);
+		r = pt_table_out_add(w->list.table, cells);
 	}
 	free(sha);
-	w->n++;
+	w->list.n++;
 out:
 	pt_record_free(&e->base);
 	return r;
@@ -634,7 +609,7 @@ static int verb_list(pt_cli_t *cli, int argc, char **argv)
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	struct list_walk w = {.json = cli->json};
+	struct list_walk w = {.filter = false};
 	int c;
 
 	opterr = 0;
@@ -666,39 +641,11 @@ static int verb_list(pt_cli_t *cli, int argc, char **argv)
 	}
 	if (optind != argc)
 		return pt_cli_usage_error("trust list takes no arguments");
-	pt_store_t *store = pt_cli_store(cli);
-	if (!store)
-		return PT_EXIT_REFUSED;
-	pt_txn_t *txn = NULL;
-	int rc = PT_EXIT_OK;
-	int r = pt_txn_begin(store, false, NULL, &txn);
-	if (r != PT_OK)
-		return pt_cli_refuse("cannot read the store: %s",
-				     pt_strerror(r));
-	if (w.json)
-		w.array = json_array();
-	else
-		w.table = pt_table_out_new(6, headers);
-	if (!w.array && !w.table)
-		r = PT_ERR_NOMEM;
-	else
-		r = pt_txn_foreach(txn, PT_TABLE_TRUST, visit_entry, &w);
-	pt_txn_abort(&txn);
-	if (r != PT_OK) {
-		rc = pt_cli_refuse("cannot list the trust table: %s",
-				   pt_strerror(r));
-	} else if (w.json) {
-		rc = pt_cli_print_json(w.array);
-		w.array = NULL;
-	} else if (w.n == 0) {
-		printf("no trusted certificates%s in %s\n",
-		       w.filter ? " with that purpose" : "", cli->data_dir);
-	} else {
-		pt_table_out_print(w.table, stdout);
-	}
-	json_decref(w.array);
-	pt_table_out_destroy(&w.table);
-	return rc;
+	return pt_cli_list(cli, PT_TABLE_TRUST, 6, headers, visit_entry, &w,
+			   &w.list, "the trust table",
+			   w.filter ? "no trusted certificates with that "
+				      "purpose"
+				    : "no trusted certificates");
 }
 
 /* ---- remove ----------------------------------------------------------- */
@@ -765,7 +712,7 @@ static int print_removed(pt_cli_t *cli, const uint8_t sha[32],
 			json_object_set_new(o, "subject", json_string(e->subject));
 			json_object_set_new(o, "removed", json_boolean(whole));
 			json_object_set_new(o, "purposes_removed",
-					    purposes_json(gone, n_gone));
+					    pt_cli_purposes_json(gone, n_gone));
 			json_object_set_new(o, "sequence",
 					    json_integer((json_int_t)seq));
 		}
