@@ -27,8 +27,13 @@
  *   CURVE; device settings without a valid one end with END_SESSION 7 and
  *   a failure (never the A9 hang).  The phone's PUBLIC_KEY must decode and
  *   be the type and size asked for (the reference certifies anything).
+ * - A1: a REASON in AUTH_RESPONSE is ignored; AUTH_TYPE from the phone is
+ *   a tag the server does not accept (§4.3), so it ends the session.
+ * - A3: commands 5-8, 16 and 18-23 are unexpected wherever they arrive
+ *   (END_SESSION 7); elements 5, 12 and 19 are refused by both parsers.
  * - A9: unknown operation or authentication settings cannot reach the
  *   machine (they are enums here).
+ * - A11 (TLS versions and suites) belongs to the I/O layer, not here.
  * - A10: END_SESSION reasons are those of §8: 0 after fetch (either way)
  *   and nothing scheduled, 1 after install and delete (either way), 7 on
  *   failure, 9 for an unknown device.
