@@ -636,6 +636,7 @@ int pt_capf_public_key_decode(const uint8_t *der, size_t len,
 {
 	const unsigned char *p = der;
 	EVP_PKEY *k = NULL;
+	int r = PT_ERR_MALFORMED;
 
 	*out = NULL;
 	if (!der || len == 0)
@@ -647,46 +648,48 @@ int pt_capf_public_key_decode(const uint8_t *der, size_t len,
 		EVP_PKEY_free(k);
 		p = der;
 		k = d2i_PublicKey(EVP_PKEY_RSA, NULL, &p, (long)len);
-		if (k && (size_t)(p - der) != len) {
-			EVP_PKEY_free(k);
-			k = NULL;
-		}
+		if (!k || (size_t)(p - der) != len)
+			goto out;
 	}
-	/* Undecodable input is our verdict, not a library failure. */
-	ERR_clear_error();
-	if (!k)
-		return PT_ERR_MALFORMED;
 	int id = EVP_PKEY_get_base_id(k);
 	if (id != EVP_PKEY_RSA && id != EVP_PKEY_EC) {
-		EVP_PKEY_free(k);
-		return PT_ERR_UNSUPPORTED;
+		r = PT_ERR_UNSUPPORTED;
+		goto out;
 	}
 	*out = k;
-	return PT_OK;
+	k = NULL;
+	r = PT_OK;
+out:
+	/* Undecodable input is our verdict, not a library failure. */
+	ERR_clear_error();
+	EVP_PKEY_free(k);
+	return r;
 }
 
 int pt_capf_public_key_encode(const EVP_PKEY *key, uint8_t **der,
 			      size_t *len)
 {
 	unsigned char *buf = NULL;
+	uint8_t *copy = NULL;
+	int r = PT_ERR_CRYPTO;
 
 	*der = NULL;
 	*len = 0;
 	int n = i2d_PUBKEY(key, &buf);
 	if (n <= 0)
-		return PT_ERR_CRYPTO;
+		goto out;
 	/* OpenSSL's allocator and ours may differ: hand out malloc'd
 	 * memory as promised. */
-	uint8_t *copy = malloc((size_t)n);
-	if (!copy) {
-		OPENSSL_free(buf);
-		return PT_ERR_NOMEM;
-	}
+	r = PT_ERR_NOMEM;
+	if (!(copy = malloc((size_t)n)))
+		goto out;
 	memcpy(copy, buf, (size_t)n);
-	OPENSSL_free(buf);
 	*der = copy;
 	*len = (size_t)n;
-	return PT_OK;
+	r = PT_OK;
+out:
+	OPENSSL_free(buf);
+	return r;
 }
 
 static void msg_init(pt_capf_msg_t *m, uint8_t command, uint32_t session_id)

@@ -368,22 +368,28 @@ static int on_key(pt_capf_server_t *s, const pt_capf_msg_t *m)
 	int r = pt_capf_public_key_decode(m->public_key, m->public_key_len,
 					  &key);
 	if (r == PT_ERR_NOMEM)
-		return r;
-	if (r != PT_OK)
-		return protocol(s, "PUBLIC_KEY is not an RSA or EC public key");
+		goto out;
+	if (r != PT_OK) {
+		r = protocol(s, "PUBLIC_KEY is not an RSA or EC public key");
+		goto out;
+	}
 	if (pt_capf_keyspec_match(&s->dev.key, key) != PT_OK) {
-		EVP_PKEY_free(key);
-		return failed(s, PT_CAPF_FAIL_PHONE,
-			      "PUBLIC_KEY is not the type and size asked for",
-			      PT_CAPF_REASON_INVALID_ELEMENT);
+		r = failed(s, PT_CAPF_FAIL_PHONE,
+			   "PUBLIC_KEY is not the type and size asked for",
+			   PT_CAPF_REASON_INVALID_ELEMENT);
+		goto out;
 	}
 	if (!(s->key_der = pt_capf_dup(m->public_key, m->public_key_len))) {
-		EVP_PKEY_free(key);
-		return PT_ERR_NOMEM;
+		r = PT_ERR_NOMEM;
+		goto out;
 	}
 	s->key_der_len = m->public_key_len;
 	s->key = key;
-	return ask(s, ST_ISSUE, PT_CAPF_SREQ_ISSUE);
+	key = NULL;
+	r = ask(s, ST_ISSUE, PT_CAPF_SREQ_ISSUE);
+out:
+	EVP_PKEY_free(key);
+	return r;
 }
 
 static int on_store(pt_capf_server_t *s, const pt_capf_msg_t *m)
@@ -530,24 +536,27 @@ int pt_capf_server_issued(pt_capf_server_t *s, const uint8_t *der,
 			  size_t len)
 {
 	pt_capf_msg_t m;
-	uint8_t *copy;
+	uint8_t *copy = NULL;
 	int r;
 
 	if (s->state != ST_ISSUE || !der || len == 0)
 		return PT_ERR_INVALID;
 	if (len > PT_CAPF_STORE_DER_MAX)
 		return PT_ERR_TOO_LARGE;
+	r = PT_ERR_NOMEM;
 	if (!(copy = pt_capf_dup(der, len)))
-		return PT_ERR_NOMEM;
+		goto out;
 	store_request(s, &m, copy, len);
-	if ((r = put(s, &m)) != PT_OK) {
-		free(copy);
-		return r;
-	}
+	if ((r = put(s, &m)) != PT_OK)
+		goto out;
 	s->cert = copy;
 	s->cert_len = len;
+	copy = NULL;
 	s->outcome.completed = true;
-	return wait_for(s, ST_STORE);
+	r = wait_for(s, ST_STORE);
+out:
+	free(copy);
+	return r;
 }
 
 int pt_capf_server_issue_deferred(pt_capf_server_t *s)

@@ -252,19 +252,22 @@ static int on_store_request(pt_capf_phone_t *p, const pt_capf_msg_t *m)
 	if (pt_capf_msg_has(m, PT_CAPF_TAG_CERTIFICATE) && key &&
 	    pt_certs_decode_der(m->cert, m->cert_len, &x) == PT_OK &&
 	    EVP_PKEY_eq(X509_get0_pubkey(x), key) == 1) {
-		X509_free(x);
+		r = PT_ERR_NOMEM;
 		if (!(p->cert = pt_capf_dup(m->cert, m->cert_len)))
-			return PT_ERR_NOMEM;
+			goto out;
 		p->cert_len = m->cert_len;
 		p->cert_key = key;
-		return go(p, P_STORE, PT_CAPF_PREQ_STORE_CERT);
+		r = go(p, P_STORE, PT_CAPF_PREQ_STORE_CERT);
+		goto out;
 	}
-	X509_free(x);
 	/* Not a certificate for a key this phone holds. */
 	if ((r = put_reason(p, PT_CAPF_CMD_STORE_CERTIFICATE_RESPONSE,
 			    PT_CAPF_REASON_INVALID_ELEMENT)) != PT_OK)
-		return r;
-	return go(p, P_END, PT_CAPF_PREQ_READ);
+		goto out;
+	r = go(p, P_END, PT_CAPF_PREQ_READ);
+out:
+	X509_free(x);
+	return r;
 }
 
 static int on_fetch_request(pt_capf_phone_t *p)
@@ -359,25 +362,25 @@ int pt_capf_phone_set_key(pt_capf_phone_t *p, EVP_PKEY *key)
 	    pt_capf_keyspec_match(&p->spec, key) != PT_OK)
 		return PT_ERR_INVALID;
 	if ((r = pt_capf_public_key_encode(key, &der, &der_len)) != PT_OK)
-		return r;
+		goto out;
 	memset(&m, 0, sizeof m);
 	m.command = PT_CAPF_CMD_KEY_GENERATE_RESPONSE;
 	m.session_id = p->session_id;
 	m.public_key = der;
 	m.public_key_len = der_len;
 	pt_capf_msg_set(&m, PT_CAPF_TAG_PUBLIC_KEY);
-	if (!EVP_PKEY_up_ref(key)) {
-		free(der);
-		return PT_ERR_CRYPTO;
-	}
-	r = put(p, &m);
-	free(der);
-	if (r != PT_OK) {
+	r = PT_ERR_CRYPTO;
+	if (!EVP_PKEY_up_ref(key))
+		goto out;
+	if ((r = put(p, &m)) != PT_OK) {
 		EVP_PKEY_free(key);
-		return r;
+		goto out;
 	}
 	p->key = key;
-	return go(p, P_STORE_WAIT, PT_CAPF_PREQ_READ);
+	r = go(p, P_STORE_WAIT, PT_CAPF_PREQ_READ);
+out:
+	free(der);
+	return r;
 }
 
 int pt_capf_phone_key_failed(pt_capf_phone_t *p)
