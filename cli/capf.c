@@ -1,5 +1,6 @@
-/* phonetrust capf: the CAPF report now; certificate operations arrive as
- * verbs in files of their own, so pt_cli_capf stays a dispatcher.
+/* phonetrust capf: the dispatcher of the capf verbs (each group in a file
+ * of its own: capf_op.c, capf_cert.c, capf_csr.c, capf_profile.c), what
+ * they share, and the CAPF report.
  *
  * The report is the seeds' CAPF report: one row per device with
  * device_name, description, security_profile, auth_string (in clear),
@@ -23,16 +24,43 @@
 
 #include <csv.h>
 
+#include "capf.h"
 #include "cli.h"
 #include "device.h"
+#include "files/capf_store.h"
+#include "lib/certs.h"
 #include "lib/device_rules.h"
 #include "lib/names.h"
+#include "store/datakey.h"
+#include "store/node_meta.h"
 #include "store/records.h"
 
 static const char capf_help[] =
 	"usage: phonetrust capf VERB [ARGS...]\n"
 	"\n"
-	"  report [FILTERS...] [--out FILE] [--json]   the CAPF report\n";
+	"  report [FILTERS...] [--out FILE]  the CAPF report (CSV, or --json)\n"
+	"  op NAME --operation OP [...]      schedule a certificate operation "
+	"for a\n"
+	"                                    device or CAPF profile\n"
+	"  show NAME                         settings, status, LSC, history, "
+	"fetched\n"
+	"                                    certificates\n"
+	"  set keep-alive MINUTES            keep-alive of CAPF sessions "
+	"(5-60)\n"
+	"  cert regenerate [--key-type T]    a new CAPF key and certificate\n"
+	"  expiring --within DAYS            LSCs and the CAPF certificate "
+	"near expiry\n"
+	"  csr list | export DIR | import DIR\n"
+	"                                    requests for an offline CA\n"
+	"  stale-lsc list | delete all       certificates signed for "
+	"superseded\n"
+	"                                    requests\n"
+	"  profile add|list|show|delete      Application and End User CAPF "
+	"profiles\n"
+	"\n"
+	"Run 'phonetrust capf VERB --help' for a verb's options.  Changes are "
+	"made\n"
+	"on the publisher and replicate.\n";
 
 static const char report_help[] =
 	"usage: phonetrust capf report [--out FILE] [--name GLOB]\n"
@@ -256,10 +284,109 @@ static int verb_report(pt_cli_t *cli, int argc, char **argv)
 
 static const pt_cli_verb_t verbs[] = {
 	{"report", verb_report},
+	{"op", pt_cli_capf_op},
+	{"show", pt_cli_capf_show},
+	{"set", pt_cli_capf_set},
+	{"cert", pt_cli_capf_cert},
+	{"expiring", pt_cli_capf_expiring},
+	{"csr", pt_cli_capf_csr},
+	{"stale-lsc", pt_cli_capf_stale},
+	{"profile", pt_cli_capf_profile},
 };
 
 int pt_cli_capf(pt_cli_t *cli, int argc, char **argv)
 {
 	return pt_cli_dispatch(cli, argc, argv, verbs,
 			       sizeof verbs / sizeof verbs[0], capf_help);
+}
+
+/* ---- shared by the capf verbs ----------------------------------------- */
+
+int pt_capf_cli_bad_option(char **argv)
+{
+	return pt_cli_usage_error("unknown option or missing value near '%s'",
+				  argv[optind - 1]);
+}
+
+int pt_capf_cli_begin_publisher(pt_cli_t *cli, const char *origin,
+				pt_txn_t **txn)
+{
+	const uint8_t *val = NULL;
+	size_t len = 0;
+	*txn = NULL;
+	pt_store_t *store = pt_cli_store(cli);
+	if (!store)
+		return PT_EXIT_REFUSED;
+	int r = pt_txn_begin(store, true, origin, txn);
+	if (r != PT_OK)
+		return pt_cli_refuse("cannot write the store: %s",
+				     pt_strerror(r));
+	r = pt_txn_meta_get(*txn, PT_META_ROLE, &val, &len);
+	if (r == PT_OK && len == 9 && memcmp(val, "publisher", 9) == 0)
+		return PT_EXIT_OK;
+	pt_txn_abort(txn);
+	if (r == PT_OK && len == 10 && memcmp(val, "subscriber", 10) == 0)
+		return pt_cli_refuse("this node is a subscriber: CAPF changes "
+				     "are made on the publisher (run this on "
+				     "its data directory); nothing changed");
+	return pt_cli_refuse("this node's role is unknown (not initialised?): "
+			     "CAPF changes are made on the publisher; nothing "
+			     "changed");
+}
+
+int pt_capf_cli_commit(pt_txn_t **txn)
+{
+	int r = pt_txn_commit(txn, NULL);
+	if (r != PT_OK)
+		return pt_cli_refuse("cannot commit to the store: %s; nothing "
+				     "changed",
+				     pt_strerror(r));
+	return PT_EXIT_OK;
+}
+
+const char *pt_capf_cli_auth_string(pt_cli_t *cli, const pt_capf_holder_t *h,
+				    char *buf)
+{
+	buf[0] = '\0';
+	if (!h->capf->auth_string)
+		return NULL;
+	if (h->device)
+		return pt_cli_device_auth_string(cli, h->device, buf, NULL);
+	pt_data_key_t key;
+	if (pt_datakey_load(cli->data_dir, &key) != PT_OK)
+		return NULL;
+	int r = pt_capf_holder_open_auth_string(h, &key, buf);
+	pt_seal_wipe(&key, sizeof key);
+	return r == PT_OK ? buf : NULL;
+}
+
+json_t *pt_capf_cli_cert_json(const Pt__Certificate *cert, bool pem)
+{
+	if (!cert)
+		return json_null();
+	char *sha = pt_cli_hex(cert->sha256.data, cert->sha256.len);
+	json_t *o = json_object();
+	json_object_set_new(o, "serial", json_string(cert->serial));
+	json_object_set_new(o, "sha256", sha ? json_string(sha) : json_null());
+	json_object_set_new(o, "subject", json_string(cert->subject));
+	json_object_set_new(o, "issuer", json_string(cert->issuer));
+	json_object_set_new(o, "not_before", pt_json_time(cert->not_before));
+	json_object_set_new(o, "not_after", pt_json_time(cert->not_after));
+	json_object_set_new(o, "source", json_string(cert->source));
+	json_object_set_new(o, "recorded", pt_json_time(cert->recorded));
+	free(sha);
+	if (pem) {
+		X509 *x = NULL;
+		char *text = NULL;
+		size_t len = 0;
+		if (pt_certs_decode_der(cert->der.data, cert->der.len, &x) ==
+			    PT_OK &&
+		    pt_certs_encode_pem(x, &text, &len) == PT_OK)
+			json_object_set_new(o, "pem", json_string(text));
+		else
+			json_object_set_new(o, "pem", json_null());
+		free(text);
+		X509_free(x);
+	}
+	return o;
 }
