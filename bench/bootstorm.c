@@ -169,7 +169,7 @@ static void parse_args(int argc, char **argv, struct opts *o)
 						    1000);
 			break;
 		case 'n':
-			o->nodes = parse_uint("--nodes", optarg, 1, 64);
+			o->nodes = parse_uint("--nodes", optarg, 2, 64);
 			break;
 		case 'w':
 			o->workers = parse_uint("--workers", optarg, 1, 256);
