@@ -208,9 +208,10 @@ int pt_capf_server_issue_deferred(pt_capf_server_t *s);
 int pt_capf_server_recorded(pt_capf_server_t *s);
 /* FAILED. */
 int pt_capf_server_ack(pt_capf_server_t *s);
-/* Any open request but FAILED: the caller cannot go on (operation expired,
- * store or signing failure, ...).  why (static, may be NULL) is kept for
- * the outcome; the machine queues END_SESSION 7 and is DONE. */
+/* The caller cannot go on (operation expired, store or signing failure,
+ * idle timeout while READ, ...): allowed after start in any state but
+ * FAILED and DONE.  why (static, may be NULL) is kept for the outcome;
+ * the machine queues END_SESSION 7 and is DONE. */
 int pt_capf_server_refuse(pt_capf_server_t *s, const char *why);
 
 /* Request data, borrowed from the machine. */
