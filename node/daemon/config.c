@@ -52,6 +52,15 @@ enum key_id {
 	K_TVS_WORKERS,
 	K_TVS_MAX_CONNECTIONS,
 	K_TVS_TIMEOUT,
+	K_CAPF_ENABLED,
+	K_CAPF_PORT,
+	K_CAPF_BIND_ADDRESS,
+	K_CAPF_WORKERS,
+	K_CAPF_SIGNERS,
+	K_CAPF_MAX_CONNECTIONS,
+	K_CAPF_HANDSHAKE_TIMEOUT,
+	K_CAPF_IDLE_TIMEOUT,
+	K_CAPF_SESSION_TIMEOUT,
 	K_COUNT
 };
 
@@ -98,10 +107,20 @@ static const struct key_def keys[K_COUNT] = {
 	[K_TVS_WORKERS] = {"tvs", "workers"},
 	[K_TVS_MAX_CONNECTIONS] = {"tvs", "max_connections"},
 	[K_TVS_TIMEOUT] = {"tvs", "timeout"},
+	[K_CAPF_ENABLED] = {"capf", "enabled"},
+	[K_CAPF_PORT] = {"capf", "port"},
+	[K_CAPF_BIND_ADDRESS] = {"capf", "bind_address"},
+	[K_CAPF_WORKERS] = {"capf", "workers"},
+	[K_CAPF_SIGNERS] = {"capf", "signers"},
+	[K_CAPF_MAX_CONNECTIONS] = {"capf", "max_connections"},
+	[K_CAPF_HANDSHAKE_TIMEOUT] = {"capf", "handshake_timeout"},
+	[K_CAPF_IDLE_TIMEOUT] = {"capf", "idle_timeout"},
+	[K_CAPF_SESSION_TIMEOUT] = {"capf", "session_timeout"},
 };
 
-static const char *const sections[] = {"node", "ports", "publisher",
-				       "services", "replication", "tftp", "tvs"};
+static const char *const sections[] = {"node",        "ports", "publisher",
+				       "services",    "replication", "tftp",
+				       "tvs",         "capf"};
 
 struct parse {
 	const char *path;
@@ -119,6 +138,7 @@ struct parse {
 	int svc[3];            /* tftp, tvs, capf: -1 unset, 0 no, 1 yes */
 	uint16_t tftp_port;    /* [tftp] port, when set */
 	uint16_t tvs_port;     /* [tvs] port, when set */
+	uint16_t capf_port;    /* [capf] port, when set */
 	pt_config_t cfg;
 };
 
@@ -155,7 +175,7 @@ static void fail_unknown_section(struct parse *p, int line, const char *name)
 {
 	fail(p, line,
 	     "[%s]: unknown section (known: [node], [ports], [publisher], "
-	     "[services], [replication], [tftp], [tvs])",
+	     "[services], [replication], [tftp], [tvs], [capf])",
 	     name);
 }
 
@@ -542,6 +562,47 @@ static void apply(struct parse *p, int line, enum key_id id, const char *value)
 	case K_TVS_TIMEOUT:
 		set_range(p, line, k, value, 1, 300, &cfg->tvs_timeout);
 		break;
+	case K_CAPF_ENABLED:
+		if (!parse_bool(value, &b))
+			fail(p, line, "[capf] enabled: bad value '%s': "
+				      "expected yes or no",
+			     value);
+		else
+			cfg->capf_enabled = b;
+		break;
+	case K_CAPF_PORT:
+		set_port(p, line, k, value, &p->capf_port);
+		break;
+	case K_CAPF_BIND_ADDRESS:
+		if (!valid_ip(value))
+			fail(p, line, "[capf] bind_address: bad value '%s': "
+				      "expected an IPv4 or IPv6 address",
+			     value);
+		else
+			set_string(p, &cfg->capf_bind_address, value);
+		break;
+	case K_CAPF_WORKERS:
+		set_range(p, line, k, value, 0, 256, &cfg->capf_workers);
+		break;
+	case K_CAPF_SIGNERS:
+		set_range(p, line, k, value, 0, 256, &cfg->capf_signers);
+		break;
+	case K_CAPF_MAX_CONNECTIONS:
+		set_range(p, line, k, value, 1, 1000000,
+			  &cfg->capf_max_connections);
+		break;
+	case K_CAPF_HANDSHAKE_TIMEOUT:
+		set_range(p, line, k, value, 1, 300,
+			  &cfg->capf_handshake_timeout);
+		break;
+	case K_CAPF_IDLE_TIMEOUT:
+		set_range(p, line, k, value, 0, 86400,
+			  &cfg->capf_idle_timeout);
+		break;
+	case K_CAPF_SESSION_TIMEOUT:
+		set_range(p, line, k, value, 1, 86400,
+			  &cfg->capf_session_timeout);
+		break;
 	case K_COUNT:
 		break;
 	}
@@ -701,6 +762,29 @@ static void check_tvs(struct parse *p)
 		     "([services] tvs = no); switch it on there too");
 }
 
+/* [capf] against the rest, as check_tvs (before check_ports too). */
+static void check_capf(struct parse *p)
+{
+	pt_config_t *cfg = &p->cfg;
+	int at_capf = p->key_line[K_CAPF_PORT];
+	int at_ports = p->key_line[K_PORT_CAPF];
+	if (at_capf && at_ports && p->capf_port != cfg->capf_port)
+		fail(p, at_capf,
+		     "[capf] port: %u differs from [ports] capf = %u at line "
+		     "%d: set the port in one place",
+		     p->capf_port, cfg->capf_port, at_ports);
+	else if (at_capf)
+		cfg->capf_port = p->capf_port;
+	cfg->capf_port_set = at_capf || at_ports;
+	if (cfg->capf_enabled && cfg->role != PT__NODE_ROLE__ROLE_PUBLISHER)
+		fail(p, p->key_line[K_CAPF_ENABLED],
+		     "[capf] enabled: CAPF runs on the publisher only");
+	else if (cfg->capf_enabled && !cfg->capf)
+		fail(p, p->key_line[K_CAPF_ENABLED],
+		     "[capf] enabled: the CAPF service is switched off "
+		     "([services] capf = no); switch it on there too");
+}
+
 /* ---- entry points ---- */
 
 void pt_config_clear(pt_config_t *cfg)
@@ -716,6 +800,7 @@ void pt_config_clear(pt_config_t *cfg)
 	free(cfg->tftp_bind_address);
 	free(cfg->tftp_static_dir);
 	free(cfg->tvs_bind_address);
+	free(cfg->capf_bind_address);
 	memset(cfg, 0, sizeof *cfg);
 }
 
@@ -741,6 +826,9 @@ static void set_defaults(struct parse *p)
 	cfg->tftp_per_client_rate = PT_CONFIG_DEFAULT_TFTP_PER_CLIENT_RATE;
 	cfg->tvs_max_connections = PT_CONFIG_DEFAULT_TVS_MAX_CONNECTIONS;
 	cfg->tvs_timeout = PT_CONFIG_DEFAULT_TVS_TIMEOUT;
+	cfg->capf_max_connections = PT_CONFIG_DEFAULT_CAPF_MAX_CONNECTIONS;
+	cfg->capf_handshake_timeout = PT_CONFIG_DEFAULT_CAPF_HANDSHAKE_TIMEOUT;
+	cfg->capf_session_timeout = PT_CONFIG_DEFAULT_CAPF_SESSION_TIMEOUT;
 	p->svc[0] = p->svc[1] = p->svc[2] = -1;
 }
 
@@ -775,6 +863,8 @@ int pt_config_parse_file(const char *path, pt_config_t *out, char *why,
 		if (!p.have_err)
 			check_tvs(&p);
 		if (!p.have_err)
+			check_capf(&p);
+		if (!p.have_err)
 			check_ports(&p);
 		if (!p.have_err)
 			check_tftp(&p);
@@ -786,6 +876,8 @@ int pt_config_parse_file(const char *path, pt_config_t *out, char *why,
 		set_string(&p, &p.cfg.tftp_bind_address, p.cfg.bind_address);
 	if (!p.nomem && !p.have_err && !p.cfg.tvs_bind_address)
 		set_string(&p, &p.cfg.tvs_bind_address, p.cfg.bind_address);
+	if (!p.nomem && !p.have_err && !p.cfg.capf_bind_address)
+		set_string(&p, &p.cfg.capf_bind_address, p.cfg.bind_address);
 	if (!p.nomem && !p.have_err)
 		set_string(&p, &p.cfg.path, path);
 

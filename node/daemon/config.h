@@ -13,6 +13,9 @@
  *               per_client_max, per_client_rate, static_dir
  *   [tvs]       enabled (yes|no), port, bind_address, workers,
  *               max_connections, timeout (seconds)
+ *   [capf]      enabled (yes|no), port, bind_address, workers, signers,
+ *               max_connections, handshake_timeout, idle_timeout,
+ *               session_timeout (seconds)
  *
  * node.name, node.role and node.data_dir are required; everything else has
  * a default (see pt_config_parse_file).  Section and key names are
@@ -25,8 +28,9 @@
  * port out of range, duplicate key, a missing required key, a subscriber
  * without a publisher address, CAPF enabled on a subscriber, two services
  * on one TCP port, [tftp] enabled with [services] tftp = no, [tftp] port
- * and [ports] tftp set to different ports (the same for [tvs]), a syntax
- * error, a line too long.
+ * and [ports] tftp set to different ports (the same for [tvs] and
+ * [capf]), [capf] enabled on a subscriber, a syntax error, a line too
+ * long.
  */
 #ifndef PT_DAEMON_CONFIG_H
 #define PT_DAEMON_CONFIG_H
@@ -57,6 +61,9 @@
 #define PT_CONFIG_DEFAULT_TFTP_PER_CLIENT_RATE 50u
 #define PT_CONFIG_DEFAULT_TVS_MAX_CONNECTIONS 10000u
 #define PT_CONFIG_DEFAULT_TVS_TIMEOUT 10u
+#define PT_CONFIG_DEFAULT_CAPF_MAX_CONNECTIONS 10000u
+#define PT_CONFIG_DEFAULT_CAPF_HANDSHAKE_TIMEOUT 10u
+#define PT_CONFIG_DEFAULT_CAPF_SESSION_TIMEOUT 3600u
 
 typedef struct pt_config {
 	char *path; /* the file it was read from */
@@ -122,6 +129,23 @@ typedef struct pt_config {
 	uint32_t tvs_workers;          /* 0 (default): one per CPU; <= 256 */
 	uint32_t tvs_max_connections;  /* 1-1000000 */
 	uint32_t tvs_timeout;          /* seconds per connection, 1-300 */
+
+	/* [capf]: the CAPF server (publisher only).  It runs when both
+	 * [services] capf and [capf] enabled say yes; enabled defaults to
+	 * no.  The port is capf_port above ([capf] port and [ports] capf
+	 * set the same value); when neither is in the file (capf_port_set
+	 * false) the daemon takes the cluster parameter capf_phone_port.
+	 * idle_timeout 0 (the default) follows the cluster parameter
+	 * capf_keepalive_minutes. */
+	bool capf_enabled;
+	bool capf_port_set;
+	char *capf_bind_address;          /* default: [ports] bind_address */
+	uint32_t capf_workers;            /* 0 (default): one per CPU; <= 256 */
+	uint32_t capf_signers;            /* crypto threads; 0: one per CPU */
+	uint32_t capf_max_connections;    /* 1-1000000 */
+	uint32_t capf_handshake_timeout;  /* seconds, 1-300 */
+	uint32_t capf_idle_timeout;       /* seconds, 0 or 1-86400 */
+	uint32_t capf_session_timeout;    /* seconds, 1-86400 */
 
 	/* Not in the file: interval of the daemon's debug heartbeat. */
 	unsigned heartbeat_ms;

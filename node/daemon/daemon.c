@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "daemon/config.h"
+#include "daemon/daemon_capf.h"
 #include "daemon/daemon_files.h"
 #include "daemon/daemon_repl.h"
 #include "daemon/daemon_tftp.h"
@@ -31,6 +32,7 @@ struct daemon {
 	pt_daemon_files_t *files;
 	pt_daemon_tftp_t *tftp;
 	pt_daemon_tvs_t *tvs;
+	pt_daemon_capf_t *capf;
 	char repl_what[768];
 	uint64_t heartbeat;
 	int stop_signal;
@@ -247,6 +249,11 @@ static void log_ready(struct daemon *d, uint64_t last)
 			list_add(running, sizeof running, item);
 			continue;
 		}
+		if (strcmp(svc[i].name, "capf") == 0 && d->capf) {
+			pt_daemon_capf_describe(d->capf, item, sizeof item);
+			list_add(running, sizeof running, item);
+			continue;
+		}
 		snprintf(item, sizeof item, "%s (%s %s%s%s:%u)", svc[i].name,
 			 svc[i].proto, lb, cfg->bind_address, rb, svc[i].port);
 		list_add(missing, sizeof missing, item);
@@ -342,12 +349,17 @@ static int start(struct daemon *d)
 	r = pt_daemon_tvs_start(&d->cfg, d->store, d->log, d->loop, &d->tvs);
 	if (r != PT_OK)
 		return r; /* logged */
+	r = pt_daemon_capf_start(&d->cfg, d->store, d->log, d->loop,
+				 &d->capf);
+	if (r != PT_OK)
+		return r; /* logged */
 	log_ready(d, last);
 	return PT_OK;
 }
 
 static void stop(struct daemon *d)
 {
+	pt_daemon_capf_stop(&d->capf);
 	pt_daemon_tvs_stop(&d->tvs);
 	pt_daemon_tftp_stop(&d->tftp);
 	pt_daemon_repl_stop(&d->repl);

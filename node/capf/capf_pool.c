@@ -1,0 +1,136 @@
+/* Job pools: a FIFO queue and a few threads.  Jobs are memory of their
+ * submitters (embedded in a connection), so submitting never allocates
+ * and never fails. */
+#include <errno.h>
+#include <openssl/err.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "capf/capf_internal.h"
+#include "lib/errors.h"
+
+struct capf_pool {
+	char name[16];
+	pt_log_t *log;
+	unsigned n;
+	pthread_t *threads;
+	unsigned started;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct capf_job *head, *tail;
+	bool stop;
+};
+
+int capf_pool_new(unsigned n, const char *name, pt_log_t *log,
+		  capf_pool_t **out)
+{
+	*out = NULL;
+	if (n == 0 || n > PT_CAPF_POOL_MAX)
+		return PT_ERR_INVALID;
+	capf_pool_t *p = calloc(1, sizeof *p);
+	if (!p)
+		return PT_ERR_NOMEM;
+	p->threads = calloc(n, sizeof *p->threads);
+	if (!p->threads) {
+		free(p);
+		return PT_ERR_NOMEM;
+	}
+	snprintf(p->name, sizeof p->name, "%s", name);
+	p->log = log;
+	p->n = n;
+	pthread_mutex_init(&p->mu, NULL);
+	pthread_cond_init(&p->cv, NULL);
+	*out = p;
+	return PT_OK;
+}
+
+static void *pool_main(void *arg)
+{
+	capf_pool_t *p = arg;
+	pthread_mutex_lock(&p->mu);
+	for (;;) {
+		while (!p->stop && !p->head)
+			pthread_cond_wait(&p->cv, &p->mu);
+		if (p->stop)
+			break;
+		struct capf_job *job = p->head;
+		p->head = job->next;
+		if (!p->head)
+			p->tail = NULL;
+		job->next = NULL;
+		pthread_mutex_unlock(&p->mu);
+		job->run(job);
+		/* OpenSSL's error queue is per thread: leave nothing behind
+		 * for the next job to misread. */
+		ERR_clear_error();
+		capf_worker_post(job->w, job);
+		pthread_mutex_lock(&p->mu);
+	}
+	pthread_mutex_unlock(&p->mu);
+	return NULL;
+}
+
+int capf_pool_start(capf_pool_t *p)
+{
+	while (p->started < p->n) {
+		int e = pthread_create(&p->threads[p->started], NULL, pool_main,
+				       p);
+		if (e != 0) {
+			pt_log_error(p->log, "capf: cannot start a %s thread: "
+					     "%s",
+				     p->name, strerror(e));
+			return PT_ESYS(e);
+		}
+		p->started++;
+	}
+	return PT_OK;
+}
+
+void capf_pool_submit(capf_pool_t *p, struct capf_job *job)
+{
+	job->next = NULL;
+	pthread_mutex_lock(&p->mu);
+	if (p->tail)
+		p->tail->next = job;
+	else
+		p->head = job;
+	p->tail = job;
+	pthread_cond_signal(&p->cv);
+	pthread_mutex_unlock(&p->mu);
+}
+
+void capf_pool_stop(capf_pool_t *p)
+{
+	if (!p)
+		return;
+	pthread_mutex_lock(&p->mu);
+	p->stop = true;
+	pthread_cond_broadcast(&p->cv);
+	pthread_mutex_unlock(&p->mu);
+	for (unsigned i = 0; i < p->started; i++)
+		pthread_join(p->threads[i], NULL);
+	p->started = 0;
+	/* Jobs still queued belong to connections the service frees. */
+	pthread_mutex_lock(&p->mu);
+	p->head = p->tail = NULL;
+	pthread_mutex_unlock(&p->mu);
+}
+
+void capf_pool_destroy(capf_pool_t **pp)
+{
+	if (!pp || !*pp)
+		return;
+	capf_pool_t *p = *pp;
+	capf_pool_stop(p);
+	pthread_mutex_destroy(&p->mu);
+	pthread_cond_destroy(&p->cv);
+	free(p->threads);
+	free(p);
+	*pp = NULL;
+}
+
+unsigned capf_pool_threads(const capf_pool_t *p)
+{
+	return p->n;
+}
