@@ -26,13 +26,16 @@
 #include "lib/tlv.h"
 #include "lib/token.h"
 #include "phone.h"
+#include "phone_enrol.h"
 
 #define MASK "********"
 
 static const char phone_help[] =
 	"usage: phonetrust phone VERB [ARGS...]\n"
 	"\n"
-	"A simulated phone, talking TFTP to a node (or any TFTP server).\n"
+	"A simulated phone, talking TFTP to a node (or any TFTP server) and "
+	"CAPF\n"
+	"to the publisher.\n"
 	"\n"
 	"verbs:\n"
 	"  boot  --tftp HOST:PORT --mac MAC [--key FILE] [--state DIR]\n"
@@ -46,6 +49,18 @@ static const char phone_help[] =
 	"                       boot N phones, C at a time, and print "
 	"transfers/s,\n"
 	"                       MB/s, latency and failures\n"
+	"  enrol --capf HOST:PORT --device NAME [--auth-string S | --lsc "
+	"FILE\n"
+	"        --key FILE | --mic FILE --key FILE] [--key-type KIND] [--out "
+	"DIR]\n"
+	"                       run the CAPF operation scheduled for the "
+	"device:\n"
+	"                       install (key made here), troubleshoot, "
+	"delete\n"
+	"  enrol-storm --capf HOST:PORT --phones N --concurrency C\n"
+	"                       N phones' CAPF sessions, C at a time: "
+	"sessions/s,\n"
+	"                       latency and failures\n"
 	"\n"
 	"Run 'phonetrust phone VERB --help' for the options.\n";
 
@@ -511,6 +526,8 @@ int pt_cli_phone(pt_cli_t *cli, int argc, char **argv)
 	static const pt_cli_verb_t verbs[] = {
 		{"boot", phone_boot},
 		{"storm", pt_cli_phone_storm},
+		{"enrol", pt_cli_phone_enrol},
+		{"enrol-storm", pt_cli_phone_enrol_storm},
 	};
 	return pt_cli_dispatch(cli, argc, argv, verbs,
 			       sizeof verbs / sizeof verbs[0], phone_help);
