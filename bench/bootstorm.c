@@ -262,11 +262,13 @@ static void print_setup(const struct opts *o, const bs_cluster_t *cl,
 	       o->nodes, o->nodes - 1, o->devices, cl->n_enc, o->workers,
 	       cpus);
 	printf("setup: publisher, import and LSCs %.1f s (import of %u "
-	       "devices %.2f s); %u joins %.1f s; sub1 caught up and built "
-	       "%zu files ahead in %.1f s (refresher: %.1f s); peer files "
-	       "exported in %.1f s; setup total %.1f s\n",
+	       "devices %.2f s); %u joins %.1f s; sub1 caught up to sequence "
+	       "%llu, built %zu files ahead and went idle in %.1f s "
+	       "(refresher: %.1f s); peer files exported in %.1f s; setup "
+	       "total %.1f s\n",
 	       cl->pub_s, o->devices, cl->import_s, o->nodes - 1, cl->join_s,
-	       cl->built, cl->catchup_s, cl->build_s, cl->export_s, setup_s);
+	       (unsigned long long)cl->seq, cl->built, cl->catchup_s,
+	       cl->build_s, cl->export_s, setup_s);
 	if (peer->up)
 		printf("tftpd-hpa: %s --foreground --secure (chroot) --user "
 		       "root on 127.0.0.1:%u, serving %s (one process forked "

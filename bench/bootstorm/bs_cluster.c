@@ -22,6 +22,7 @@
 #include "files/config_source.h"
 #include "lib/certs.h"
 #include "lib/errors.h"
+#include "store/apply.h"
 #include "store/datakey.h"
 #include "store/identity.h"
 #include "store/records.h"
@@ -221,6 +222,55 @@ static size_t built_ahead(const char *log_path, double *secs)
 	}
 	free(log);
 	return total;
+}
+
+/* The sequence up to which the store in data holds the publisher's data
+ * (read while its daemon runs: LMDB readers do not disturb it). */
+static uint64_t applied_sequence(const char *data)
+{
+	pt_store_t *store = NULL;
+	uint64_t seq = 0;
+	int r = pt_store_open(data, PT_STORE_READONLY, 0, &store);
+	if (r == PT_OK)
+		r = pt_store_applied_sequence(store, &seq);
+	pt_store_destroy(&store);
+	if (r != PT_OK)
+		bs_die("cannot read the applied sequence in %s: %s", data,
+		       pt_strerror(r));
+	return seq;
+}
+
+/* Waits until sub1 holds everything the publisher wrote (seq), its log
+ * counts at least want files built ahead, and it then stays idle for
+ * two seconds in a row: a refresh after the last change (the store may
+ * arrive in several steps, each rebuilding what it touched) would show
+ * as CPU time, since it signs.  Its refresher looks at the store every
+ * PT_DAEMON_FILES_POLL_MS (200 ms). */
+static void wait_built_ahead(bs_cluster_t *cl, uint64_t seq, size_t want)
+{
+	uint64_t t0 = bs_now_ns();
+	unsigned quiet = 0;
+	for (;;) {
+		if (!bs_alive(cl->subd.pid))
+			bs_die("phonetrustd (sub1) exited; see %s",
+			       cl->subd.log);
+		if (bs_since_s(t0) > BUILD_WAIT_S)
+			bs_die("sub1 not caught up and built ahead after %.0f s "
+			       "(%zu files built of %zu at least); see %s",
+			       BUILD_WAIT_S, cl->built, want, cl->subd.log);
+		cl->built = built_ahead(cl->subd.log, &cl->build_s);
+		if (cl->built < want || applied_sequence(cl->sub) < seq) {
+			usleep(50000);
+			continue;
+		}
+		double c0 = bs_proc_cpu(cl->subd.pid);
+		sleep(1);
+		quiet = bs_proc_cpu(cl->subd.pid) - c0 < 0.05 ? quiet + 1 : 0;
+		if (quiet == 2)
+			break;
+	}
+	cl->built = built_ahead(cl->subd.log, &cl->build_s);
+	cl->seq = seq;
 }
 
 /* ---- certificates ------------------------------------------------------- */
@@ -433,6 +483,7 @@ void bs_cluster_build(bs_cluster_t *cl, const bs_cluster_opts_t *o)
 	free(tok_b);
 	free(pw);
 	write_big_file(cl);
+	uint64_t seq = applied_sequence(cl->pub);
 
 	cl->tftp_port = bs_free_port(SOCK_DGRAM);
 	text = bs_path("[node]\nname = sub1\nrole = subscriber\n"
@@ -453,17 +504,7 @@ void bs_cluster_build(bs_cluster_t *cl, const bs_cluster_opts_t *o)
 	daemon_wait(&cl->subd, "ready:", 30);
 	/* Three names per device (plain, signed, encrypted), each built or
 	 * settled as "not found" by the refresher. */
-	size_t want = 3u * o->devices;
-	while ((cl->built = built_ahead(cl->subd.log, &cl->build_s)) < want) {
-		if (!bs_alive(cl->subd.pid))
-			bs_die("phonetrustd (sub1) exited; see %s",
-			       cl->subd.log);
-		if (bs_since_s(t0) > BUILD_WAIT_S)
-			bs_die("sub1 built %zu of %zu files ahead in %.0f s; "
-			       "see %s",
-			       cl->built, want, BUILD_WAIT_S, cl->subd.log);
-		usleep(50000);
-	}
+	wait_built_ahead(cl, seq, 3u * o->devices);
 	cl->catchup_s = bs_since_s(t0);
 }
 

@@ -7,8 +7,9 @@
  * `device import --csv` (SIP 8841s, every enc_every-th on the encrypting
  * profile and given an LSC in the store, as a finished CAPF session
  * would), and a 2 MiB file in the static directory.  Subscriber sub1 runs
- * phonetrustd with [tftp] on; the build returns once its log says every
- * device's files were built ahead.  The other subscribers never run:
+ * phonetrustd with [tftp] on; the build returns once sub1 holds the
+ * publisher's last transaction, its log says every device's files were
+ * built ahead, and it has been idle (no refresh running) for two seconds.  The other subscribers never run:
  * their node records put every call manager and TVS into each
  * configuration, as in a real cluster.
  *
@@ -60,6 +61,7 @@ typedef struct bs_cluster {
 	/* Figures of the build and export. */
 	double pub_s, import_s, join_s, catchup_s, build_s, export_s;
 	size_t built;        /* files the refresher built ahead */
+	uint64_t seq;        /* the publisher's last sequence, sub1 holds it */
 	char sample_dev[16]; /* the device also exported by `config show` */
 	size_t sample_len;   /* ... and what that gave */
 } bs_cluster_t;
