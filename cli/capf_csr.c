@@ -241,6 +241,8 @@ struct cert_file {
 	char *path;
 	uint8_t *der;
 	size_t len;
+	char name[PT_CAPF_NAME_MAX + 1];  /* the holder it is for */
+	pt_capf_signed_match_t match;
 };
 
 static bool ends_with(const char *s, const char *suffix)
@@ -423,76 +425,61 @@ static int csr_import(pt_cli_t *cli, const char *dir)
 	struct cert_file *files = NULL;
 	size_t n = 0, bad = 0;
 	char why[PT_CAPF_WHY_MAX];
-	char name[PT_CAPF_NAME_MAX + 1];
 	pt_txn_t *txn = NULL;
 	int64_t now = (int64_t)time(NULL);
+	int rc = PT_EXIT_OK;
 	int r = list_files(dir, &files, &n);
 	if (r != PT_OK)
 		return pt_cli_refuse("cannot read %s: %s", dir, pt_strerror(r));
 	if (n == 0) {
-		files_free(files, n);
-		return pt_cli_refuse("no certificate files (*.pem, *.crt, "
-				     "*.cer, *.der) in %s; nothing changed",
-				     dir);
+		rc = pt_cli_refuse("no certificate files (*.pem, *.crt, *.cer, "
+				   "*.der) in %s; nothing changed",
+				   dir);
+		goto out;
 	}
-	int rc = pt_capf_cli_begin_publisher(cli, "cli capf csr import", &txn);
+	rc = pt_capf_cli_begin_publisher(cli, "cli capf csr import", &txn);
 	if (rc != PT_EXIT_OK)
 		goto out;
-	pt_capf_signed_match_t *m = calloc(n, sizeof *m);
-	if (!m) {
-		rc = pt_cli_refuse("out of memory");
-		goto out;
-	}
 	/* Every file checked before anything is written. */
 	for (size_t i = 0; i < n; i++) {
-		if (load_cert(&files[i], why, sizeof why) != PT_OK ||
-		    pt_capf_store_match_signed(txn, files[i].der, files[i].len,
-					       now, name, sizeof name, &m[i],
-					       why, sizeof why) != PT_OK) {
-			fprintf(stderr, "phonetrust: %s: %s\n", files[i].path,
-				why);
+		struct cert_file *f = &files[i];
+		if (load_cert(f, why, sizeof why) != PT_OK ||
+		    pt_capf_store_match_signed(txn, f->der, f->len, now,
+					       f->name, sizeof f->name,
+					       &f->match, why,
+					       sizeof why) != PT_OK) {
+			fprintf(stderr, "phonetrust: %s: %s\n", f->path, why);
 			bad++;
 		}
 	}
 	if (bad) {
 		rc = pt_cli_refuse("%zu of %zu file%s refused; nothing changed",
 				   bad, n, n == 1 ? "" : "s");
-		free(m);
 		goto out;
 	}
 	for (size_t i = 0; i < n && r == PT_OK; i++)
 		r = pt_capf_store_import_signed(txn, files[i].der,
-						files[i].len, now, &m[i], why,
+						files[i].len, now,
+						&files[i].match, why,
 						sizeof why);
 	if (r != PT_OK) {
 		rc = pt_cli_refuse("cannot import: %s; nothing changed",
 				   r == PT_ERR_INVALID ? why : pt_strerror(r));
-		free(m);
 		goto out;
 	}
-	if ((rc = pt_capf_cli_commit(&txn)) != PT_EXIT_OK) {
-		free(m);
+	if ((rc = pt_capf_cli_commit(&txn)) != PT_EXIT_OK)
 		goto out;
-	}
 	json_t *arr = cli->json ? json_array() : NULL;
 	for (size_t i = 0; i < n; i++) {
-		name[0] = '\0';
-		X509 *x = NULL;
-		if (pt_certs_decode_der(files[i].der, files[i].len, &x) == PT_OK) {
-			X509_NAME *sn = X509_get_subject_name(x);
-			X509_NAME_get_text_by_NID(sn, NID_commonName, name,
-						  sizeof name);
-		}
-		X509_free(x);
+		const struct cert_file *f = &files[i];
 		if (arr)
 			json_array_append_new(
-				arr, json_pack("{s:s,s:s,s:s}", "file",
-					       files[i].path, "name", name,
-					       "result", match_text(m[i])));
+				arr, json_pack("{s:s,s:s,s:s}", "file", f->path,
+					       "name", f->name, "result",
+					       match_text(f->match)));
 		else if (!cli->quiet)
-			printf("%s: %s\n", name, match_text(m[i]));
+			printf("%s: %s\n", f->name, match_text(f->match));
 	}
-	free(m);
 	if (arr)
 		rc = pt_cli_print_json(arr);
 	note_untrusted(pt_cli_store(cli), files, n);
