@@ -110,7 +110,7 @@ static const char boot_help[] =
 	"  --retries N       resends before giving up (default 5)\n"
 	"  --no-tsize        do not ask for the file size\n";
 
-int pt_phone_tftp_option(int opt, const char *arg,
+int pt_phone_tftp_option(int opt, const char *arg, char **argv,
 			 pt_tftp_client_opts_t *opts)
 {
 	static const struct {
@@ -128,7 +128,7 @@ int pt_phone_tftp_option(int opt, const char *arg,
 	};
 	if (opt == PT_PHONE_OPT_NO_TSIZE) {
 		opts->tsize = false;
-		return 1;
+		return PT_EXIT_OK;
 	}
 	for (size_t i = 0; i < sizeof ranges / sizeof ranges[0]; i++) {
 		if (ranges[i].opt != opt)
@@ -153,9 +153,10 @@ int pt_phone_tftp_option(int opt, const char *arg,
 			opts->timeout = (uint32_t)v;
 		else
 			opts->max_retries = (uint32_t)v;
-		return 1;
+		return PT_EXIT_OK;
 	}
-	return 0;
+	return pt_cli_usage_error("unknown option or missing value: %s",
+				  argv[optind - 1]);
 }
 
 void pt_phone_tftp_defaults(pt_tftp_client_opts_t *opts)
@@ -434,11 +435,7 @@ static int phone_boot(pt_cli_t *cli, int argc, char **argv)
 		{"mac", required_argument, NULL, 'm'},
 		{"key", required_argument, NULL, 'k'},
 		{"state", required_argument, NULL, 's'},
-		{"blksize", required_argument, NULL, PT_PHONE_OPT_BLKSIZE},
-		{"windowsize", required_argument, NULL, PT_PHONE_OPT_WINDOWSIZE},
-		{"timeout", required_argument, NULL, PT_PHONE_OPT_TIMEOUT},
-		{"retries", required_argument, NULL, PT_PHONE_OPT_RETRIES},
-		{"no-tsize", no_argument, NULL, PT_PHONE_OPT_NO_TSIZE},
+		PT_PHONE_TFTP_LONGOPTS,
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -471,16 +468,9 @@ static int phone_boot(pt_cli_t *cli, int argc, char **argv)
 		case 's':
 			state = optarg;
 			break;
-		default: {
-			int t = pt_phone_tftp_option(c, optarg, &b.tftp);
-			if (t == 0)
-				rc = pt_cli_usage_error(
-					"unknown option or missing value: %s",
-					argv[optind - 1]);
-			else if (t != 1)
-				rc = t;
+		default:
+			rc = pt_phone_tftp_option(c, optarg, argv, &b.tftp);
 			break;
-		}
 		}
 	}
 	if (rc != PT_EXIT_OK)

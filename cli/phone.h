@@ -183,9 +183,11 @@ const char *pt_phone_result_name(pt_phone_result_t r);
 int pt_phone_mac_parse(const char *text, char mac[13]);
 
 /* TFTP tuning options shared by boot and storm: --blksize, --windowsize,
- * --timeout, --retries, --no-tsize.  Returns 1 when opt was one of them
- * (and stored), 0 when not, PT_EXIT_USAGE (printed) for a bad value. */
-int pt_phone_tftp_option(int opt, const char *arg,
+ * --timeout, --retries, --no-tsize (PT_PHONE_TFTP_LONGOPTS).  The default
+ * case of their option loops: returns PT_EXIT_OK when opt was one of them
+ * (and stored), else the usage error (printed) for a bad value, or for an
+ * unknown option or a missing value (argv[optind - 1]). */
+int pt_phone_tftp_option(int opt, const char *arg, char **argv,
 			 pt_tftp_client_opts_t *opts);
 
 /* What a simulated phone asks for unless told otherwise: blksize 1428
@@ -200,6 +202,14 @@ enum {
 	PT_PHONE_OPT_RETRIES,
 	PT_PHONE_OPT_NO_TSIZE,
 };
+
+/* Their entries in a struct option table. */
+#define PT_PHONE_TFTP_LONGOPTS                                                 \
+	{"blksize", required_argument, NULL, PT_PHONE_OPT_BLKSIZE},            \
+	{"windowsize", required_argument, NULL, PT_PHONE_OPT_WINDOWSIZE},      \
+	{"timeout", required_argument, NULL, PT_PHONE_OPT_TIMEOUT},            \
+	{"retries", required_argument, NULL, PT_PHONE_OPT_RETRIES},            \
+	{"no-tsize", no_argument, NULL, PT_PHONE_OPT_NO_TSIZE}
 
 /* Prints value (ownership taken) as pt_cli_print_json does, with reals
  * (milliseconds, rates) to 10 significant digits instead of 17. */

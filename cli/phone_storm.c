@@ -436,11 +436,7 @@ int pt_cli_phone_storm(pt_cli_t *cli, int argc, char **argv)
 		{"mac-prefix", required_argument, NULL, 'p'},
 		{"files", required_argument, NULL, 'f'},
 		{"fetch-only", no_argument, NULL, 'F'},
-		{"blksize", required_argument, NULL, PT_PHONE_OPT_BLKSIZE},
-		{"windowsize", required_argument, NULL, PT_PHONE_OPT_WINDOWSIZE},
-		{"timeout", required_argument, NULL, PT_PHONE_OPT_TIMEOUT},
-		{"retries", required_argument, NULL, PT_PHONE_OPT_RETRIES},
-		{"no-tsize", no_argument, NULL, PT_PHONE_OPT_NO_TSIZE},
+		PT_PHONE_TFTP_LONGOPTS,
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -488,16 +484,9 @@ int pt_cli_phone_storm(pt_cli_t *cli, int argc, char **argv)
 		case 'F':
 			s.fetch_only = true;
 			break;
-		default: {
-			int t = pt_phone_tftp_option(c, optarg, &s.tftp);
-			if (t == 0)
-				rc = pt_cli_usage_error(
-					"unknown option or missing value: %s",
-					argv[optind - 1]);
-			else if (t != 1)
-				rc = t;
+		default:
+			rc = pt_phone_tftp_option(c, optarg, argv, &s.tftp);
 			break;
-		}
 		}
 	}
 	if (rc != PT_EXIT_OK)
