@@ -1,9 +1,7 @@
 /* What the simulated phone reads from its configuration file: the
  * security elements of encrypted-config.md §8, CAPF and TVS servers.  The
- * file came over the network: libxml2 reads it with no network, DTD or
- * entity features and its messages silenced, as minconfig.c does. */
-#include <libxml/parser.h>
-#include <libxml/xmlversion.h>
+ * file came over the network: pt_phoneconfig_read() parses it with no
+ * network, DTD or entity features and its messages silenced. */
 #include <libxml/tree.h>
 #include <stdio.h>
 #include <string.h>
@@ -16,22 +14,6 @@
 #define CONFIG_MAX (4u * 1024u * 1024u)
 /* Nesting a phone configuration never reaches; deeper is refused. */
 #define DEPTH_MAX 64
-
-/* libxml2 2.12 made the error argument const. */
-#if LIBXML_VERSION >= 21200
-static void quiet(void *ctx, const xmlError *err)
-#else
-static void quiet(void *ctx, xmlError *err)
-#endif
-{
-	(void)ctx;
-	(void)err;
-}
-
-static bool contains(const uint8_t *p, size_t len, const char *needle)
-{
-	return memmem(p, len, needle, strlen(needle)) != NULL;
-}
 
 static bool is(const xmlNode *n, const char *name)
 {
@@ -163,40 +145,21 @@ static void read_root(const xmlNode *root, pt_phone_config_t *out)
 int pt_phone_config_parse(const uint8_t *xml, size_t len,
 			  pt_phone_config_t *out)
 {
-	const int opts = XML_PARSE_NONET | XML_PARSE_NOERROR |
-			 XML_PARSE_NOWARNING | XML_PARSE_NOCDATA |
-			 XML_PARSE_IGNORE_ENC;
-	xmlParserCtxt *ctxt = NULL;
 	xmlDoc *doc = NULL;
-	const xmlNode *root;
-	int r;
-
 	memset(out, 0, sizeof *out);
 	if (len > CONFIG_MAX)
 		return PT_ERR_TOO_LARGE;
-	/* With the encoding fixed and NUL refused, a DOCTYPE or entity
-	 * declaration can only be these bytes. */
-	if (!xml || len == 0 || memchr(xml, 0, len) ||
-	    contains(xml, len, "<!DOCTYPE") || contains(xml, len, "<!ENTITY"))
-		return PT_ERR_MALFORMED;
-	xmlInitParser();
-	if (!(ctxt = xmlNewParserCtxt()))
-		return PT_ERR_NOMEM;
-	ctxt->sax->serror = quiet;
-	doc = xmlCtxtReadMemory(ctxt, (const char *)xml, (int)len, NULL,
-				"UTF-8", opts);
-	r = PT_ERR_MALFORMED;
-	if (!doc || !ctxt->wellFormed || doc->intSubset || doc->extSubset)
-		goto out;
-	root = xmlDocGetRootElement(doc);
-	if (!is(root, "device") || too_deep(root, 0))
-		goto out;
-	read_root(root, out);
-	r = PT_OK;
-out:
+	int r = pt_phoneconfig_read(xml, len, &doc);
+	if (r != PT_OK)
+		return r;
+	const xmlNode *root = xmlDocGetRootElement(doc);
+	if (!is(root, "device") || too_deep(root, 0)) {
+		r = PT_ERR_MALFORMED;
+	} else {
+		read_root(root, out);
+	}
 	/* The document may hold passwords: overwritten before freed. */
 	pt_phoneconfig_free_doc(doc);
-	xmlFreeParserCtxt(ctxt);
 	return r;
 }
 

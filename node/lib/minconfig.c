@@ -1,8 +1,6 @@
 #include "lib/minconfig.h"
 
-#include <libxml/parser.h>
 #include <libxml/tree.h>
-#include <libxml/xmlversion.h>
 #include <stdbool.h>
 #include <string.h>
 
@@ -25,22 +23,6 @@ static bool hash_ok(const char *h)
 		if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
 			return false;
 	return true;
-}
-
-static bool contains(const uint8_t *s, size_t len, const char *needle)
-{
-	return memmem(s, len, needle, strlen(needle)) != NULL;
-}
-
-/* libxml2 2.12 made the error argument const. */
-#if LIBXML_VERSION >= 21200
-static void quiet(void *ctx, const xmlError *err)
-#else
-static void quiet(void *ctx, xmlError *err)
-#endif
-{
-	(void)ctx;
-	(void)err;
 }
 
 static bool unprefixed(const xmlNs *ns)
@@ -171,13 +153,6 @@ out:
 int pt_minconfig_build(const uint8_t *full, size_t len, const char *cert_hash,
 		       uint8_t **out, size_t *out_len)
 {
-	/* No network, no DTD loading or validation, no entity substitution,
-	 * no XInclude (none of these options is set), messages silenced;
-	 * the encoding is fixed to UTF-8 whatever the declaration says. */
-	const int opts = XML_PARSE_NONET | XML_PARSE_NOERROR |
-			 XML_PARSE_NOWARNING | XML_PARSE_NOCDATA |
-			 XML_PARSE_IGNORE_ENC;
-	xmlParserCtxt *ctxt = NULL;
 	xmlDoc *doc = NULL;
 	const xmlNode *root;
 	int r;
@@ -190,29 +165,15 @@ int pt_minconfig_build(const uint8_t *full, size_t len, const char *cert_hash,
 		return PT_ERR_INVALID;
 	if (len > PT_MINCONFIG_INPUT_MAX)
 		return PT_ERR_TOO_LARGE;
-	/* With the encoding fixed and NUL refused, libxml2 sees a DOCTYPE
-	 * or entity declaration only as these ASCII bytes: refusing them
-	 * here keeps every entity and DTD feature out of reach. */
-	if (len == 0 || memchr(full, 0, len) ||
-	    contains(full, len, "<!DOCTYPE") || contains(full, len, "<!ENTITY"))
-		return PT_ERR_MALFORMED;
-
-	xmlInitParser();
-	if (!(ctxt = xmlNewParserCtxt()))
-		return PT_ERR_NOMEM;
-	ctxt->sax->serror = quiet;
-	doc = xmlCtxtReadMemory(ctxt, (const char *)full, (int)len, NULL,
-				"UTF-8", opts);
-	r = PT_ERR_MALFORMED;
-	if (!doc || !ctxt->wellFormed || doc->intSubset || doc->extSubset)
-		goto out;
+	if ((r = pt_phoneconfig_read(full, len, &doc)) != PT_OK)
+		return r;
 	root = xmlDocGetRootElement(doc);
 	if (!root || !xmlStrEqual(root->name, (const xmlChar *)"device") ||
 	    !unprefixed(root->ns))
-		goto out;
-	r = build_minimal(root, cert_hash ? cert_hash : "", out, out_len);
-out:
+		r = PT_ERR_MALFORMED;
+	else
+		r = build_minimal(root, cert_hash ? cert_hash : "", out,
+				  out_len);
 	pt_phoneconfig_free_doc(doc);
-	xmlFreeParserCtxt(ctxt);
 	return r;
 }

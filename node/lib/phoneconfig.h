@@ -146,6 +146,16 @@ int pt_phoneconfig_add_servers(xmlNode *parent,
 int pt_phoneconfig_encode(const xmlNode *root, uint8_t **out,
 			  size_t *out_len);
 
+/* Parses len bytes of a configuration file that came from elsewhere with
+ * libxml2: no network, no DTD loading or validation, no entity
+ * substitution, no XInclude, messages silenced, the encoding fixed to
+ * UTF-8 whatever the declaration says.  Empty input, a NUL byte, and a
+ * DOCTYPE or ENTITY declaration are refused before libxml2 sees them.
+ * The caller caps len.  On success *doc is the caller's (free it with
+ * pt_phoneconfig_free_doc).  PT_ERR_MALFORMED (also for a document that
+ * is not well-formed or has a DTD), PT_ERR_NOMEM. */
+int pt_phoneconfig_read(const uint8_t *xml, size_t len, xmlDoc **doc);
+
 /* Overwrites the text of every text node and attribute of doc (which
  * may hold secrets) and frees it; NULL is accepted. */
 void pt_phoneconfig_free_doc(xmlDoc *doc);
