@@ -36,24 +36,6 @@ static void gathered_clear(struct gathered *g)
 	memset(g, 0, sizeof *g);
 }
 
-static int fail(pt_tlv_diag_t *d, int err, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int fail(pt_tlv_diag_t *d, int err, const char *fmt, ...)
-{
-	if (!d)
-		return err;
-	memset(d, 0, sizeof *d);
-	d->offset = SIZE_MAX;
-	d->tag = -1;
-	d->record = -1;
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(d->text, sizeof d->text, fmt, ap);
-	va_end(ap);
-	return err;
-}
-
 static int visit_node(void *ctx, const uint8_t *key, size_t key_len,
 		      const uint8_t *val, size_t val_len)
 {
@@ -102,21 +84,24 @@ static int gather(pt_store_t *store, struct gathered *g, pt_tlv_diag_t *d)
 	size_t n = 0;
 	int r = pt_txn_begin(store, false, NULL, &txn);
 	if (r != PT_OK)
-		return fail(d, r, "cannot read the store: %s", pt_strerror(r));
+		return pt_tlv_refuse(d, r, "cannot read the store: %s",
+				     pt_strerror(r));
 	r = pt_cluster_get(txn, &g->cluster);
 	if (r == PT_ERR_NOT_FOUND) {
-		fail(d, r, "the store holds no cluster record yet (a "
-			   "subscriber gets it with its first catch-up)");
+		pt_tlv_refuse(d, r,
+			      "the store holds no cluster record yet (a "
+			      "subscriber gets it with its first catch-up)");
 		goto out;
 	}
 	if (r != PT_OK) {
-		fail(d, r, "cannot read the cluster record: %s",
-		     pt_strerror(r));
+		pt_tlv_refuse(d, r, "cannot read the cluster record: %s",
+			      pt_strerror(r));
 		goto out;
 	}
 	r = pt_txn_foreach(txn, PT_TABLE_NODES, visit_node, g);
 	if (r != PT_OK) {
-		fail(d, r, "cannot read the nodes table: %s", pt_strerror(r));
+		pt_tlv_refuse(d, r, "cannot read the nodes table: %s",
+			      pt_strerror(r));
 		goto out;
 	}
 	if (pt_txn_meta_get(txn, PT_META_ITL_INPUTS, &val, &n) == PT_OK &&
@@ -141,9 +126,10 @@ static int make_inputs(const struct gathered *g, const pt_identity_t *id,
 	const char *alg = pt_param_value(c, PT_PARAM_TFTP_SIGNATURE_ALG);
 	memset(in, 0, sizeof *in);
 	if (pt_itl_digest_parse(alg, &in->digest) != PT_OK)
-		return fail(d, PT_ERR_INVALID,
-			    "%s '%s' names no digest for the ITL",
-			    PT_PARAM_TFTP_SIGNATURE_ALG, alg ? alg : "");
+		return pt_tlv_refuse(d, PT_ERR_INVALID,
+				     "%s '%s' names no digest for the ITL",
+				     PT_PARAM_TFTP_SIGNATURE_ALG,
+				     alg ? alg : "");
 	in->tftp_cert = pt_identity_cert(id, PT_IDENTITY_TFTP);
 	in->capf_der = c->capf_cert_der.data;
 	in->capf_len = c->capf_cert_der.len;
@@ -199,11 +185,13 @@ static int store_itl(pt_store_t *store, const uint8_t *itl, size_t len,
 	*stored = false;
 	int r = pt_txn_begin(store, true, "itl refresh", &txn);
 	if (r == PT_ESYS(EACCES))
-		return fail(d, PT_ERR_DENIED,
-			    "the store is open read-only: the ITL cannot be "
-			    "stored");
+		return pt_tlv_refuse(
+			d, PT_ERR_DENIED,
+			"the store is open read-only: the ITL cannot be "
+			"stored");
 	if (r != PT_OK)
-		return fail(d, r, "cannot write the store: %s", pt_strerror(r));
+		return pt_tlv_refuse(d, r, "cannot write the store: %s",
+				     pt_strerror(r));
 	if (pt_txn_meta_get(txn, PT_META_ITL_INPUTS, &val, &n) == PT_OK &&
 	    n == INPUTS_LEN && memcmp(val, inputs, INPUTS_LEN) == 0 &&
 	    pt_txn_meta_get(txn, PT_META_ITL, &val, &n) == PT_OK && n > 0) {
@@ -218,7 +206,8 @@ static int store_itl(pt_store_t *store, const uint8_t *itl, size_t len,
 		r = pt_txn_commit(&txn, NULL);
 	pt_txn_abort(&txn);
 	if (r != PT_OK)
-		return fail(d, r, "cannot store the ITL: %s", pt_strerror(r));
+		return pt_tlv_refuse(d, r, "cannot store the ITL: %s",
+				     pt_strerror(r));
 	*stored = true;
 	return PT_OK;
 }
@@ -242,17 +231,18 @@ int pt_itl_source_refresh(pt_store_t *store, const char *datadir,
 		memset(diag, 0, sizeof *diag);
 	r = pt_identity_load(datadir, &id);
 	if (r != PT_OK) {
-		fail(diag, r, "cannot load the node's TFTP key and certificate "
+		pt_tlv_refuse(diag, r,
+			      "cannot load the node's TFTP key and certificate "
 			      "from %s: %s",
-		     datadir, pt_strerror(r));
+			      datadir, pt_strerror(r));
 		goto out;
 	}
 	r = gather(store, &g, diag);
 	if (r == PT_OK)
 		r = make_inputs(&g, id, &in, &tvs, diag);
 	if (r == PT_OK && (r = pt_itl_inputs_digest(&in, inputs)) != PT_OK)
-		fail(diag, r, "cannot digest the ITL inputs: %s",
-		     pt_strerror(r));
+		pt_tlv_refuse(diag, r, "cannot digest the ITL inputs: %s",
+			      pt_strerror(r));
 	if (r != PT_OK)
 		goto out;
 	if (g.itl && g.have_inputs &&
@@ -281,8 +271,8 @@ int pt_itl_source_refresh(pt_store_t *store, const char *datadir,
 			r = describe(itl, len, false, info);
 	}
 	if (r != PT_OK)
-		fail(diag, r, "the stored ITL does not read back: %s",
-		     pt_strerror(r));
+		pt_tlv_refuse(diag, r, "the stored ITL does not read back: %s",
+			      pt_strerror(r));
 out:
 	ERR_clear_error();
 	free(tvs);

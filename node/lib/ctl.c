@@ -73,18 +73,6 @@ pt_tlv_digest_t pt_ctl_digest(const Pt__Cluster *cluster)
 						 : PT_TLV_DIGEST_SHA1;
 }
 
-static int diag_fail(pt_tlv_diag_t *d, int err, const char *text)
-{
-	if (d) {
-		memset(d, 0, sizeof *d);
-		d->offset = SIZE_MAX;
-		d->tag = -1;
-		d->record = -1;
-		snprintf(d->text, sizeof d->text, "%s", text);
-	}
-	return err;
-}
-
 int pt_ctl_build(const pt_ctl_inputs_t *in, EVP_PKEY *key, X509 *cert,
 		 pt_tlv_digest_t digest, uint32_t timestamp, uint8_t **out,
 		 size_t *out_len, pt_tlv_diag_t *diag)
@@ -95,8 +83,8 @@ int pt_ctl_build(const pt_ctl_inputs_t *in, EVP_PKEY *key, X509 *cert,
 	*out = NULL;
 	*out_len = 0;
 	if (in->n_tokens != PT_CTL_TOKENS)
-		return diag_fail(diag, PT_ERR_INVALID,
-				 "a CTL lists exactly two tokens");
+		return pt_tlv_refuse(diag, PT_ERR_INVALID,
+				     "a CTL lists exactly two tokens");
 	/* pt_tlv_build checks the signer against the first SAST entry,
 	 * but a non-secure CTL has none: check here for both modes. */
 	int r = pt_certs_encode_der(cert, &der, &der_len);
@@ -104,8 +92,8 @@ int pt_ctl_build(const pt_ctl_inputs_t *in, EVP_PKEY *key, X509 *cert,
 		return r;
 	if (der_len != in->tokens[0].len ||
 	    memcmp(der, in->tokens[0].der, der_len) != 0)
-		r = diag_fail(diag, PT_ERR_INVALID,
-			      "the signing token must be the first token");
+		r = pt_tlv_refuse(diag, PT_ERR_INVALID,
+				  "the signing token must be the first token");
 	free(der);
 	if (r == PT_OK)
 		r = pt_ctl_entries(in, &e, &n, NULL);

@@ -20,24 +20,6 @@
  * stored ITL built by an older binary is rebuilt. */
 static const char digest_label[] = "phonetrust ITL inputs v1";
 
-static int fail(pt_tlv_diag_t *d, int err, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int fail(pt_tlv_diag_t *d, int err, const char *fmt, ...)
-{
-	if (!d)
-		return err;
-	memset(d, 0, sizeof *d);
-	d->offset = SIZE_MAX;
-	d->tag = -1;
-	d->record = -1;
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(d->text, sizeof d->text, fmt, ap);
-	va_end(ap);
-	return err;
-}
-
 int pt_itl_digest_parse(const char *value, pt_tlv_digest_t *out)
 {
 	if (!value)
@@ -144,16 +126,17 @@ static int check_cert(const uint8_t *der, size_t len, const char *what,
 	if (r == PT_OK)
 		return PT_OK;
 	if (node)
-		return fail(d, PT_ERR_INVALID,
-			    "the %s certificate of node %s is unusable (%s)",
-			    what, node,
-			    r == PT_ERR_INVALID ? "its key is neither RSA "
-						  "nor EC"
-						: pt_strerror(r));
-	return fail(d, PT_ERR_INVALID, "the %s certificate is unusable (%s)",
-		    what,
-		    r == PT_ERR_INVALID ? "its key is neither RSA nor EC"
-					: pt_strerror(r));
+		return pt_tlv_refuse(
+			d, PT_ERR_INVALID,
+			"the %s certificate of node %s is unusable (%s)", what,
+			node,
+			r == PT_ERR_INVALID ? "its key is neither RSA "
+					      "nor EC"
+					    : pt_strerror(r));
+	return pt_tlv_refuse(
+		d, PT_ERR_INVALID, "the %s certificate is unusable (%s)", what,
+		r == PT_ERR_INVALID ? "its key is neither RSA nor EC"
+				    : pt_strerror(r));
 }
 
 static bool tvs_seen(const pt_itl_tvs_t *tvs, size_t i)
@@ -175,9 +158,10 @@ static int make_entries(const pt_itl_inputs_t *in, const uint8_t *tftp,
 	*out = NULL;
 	*n = 0;
 	if (in->n_tvs > PT_TLV_RECORDS_MAX)
-		return fail(d, PT_ERR_TOO_LARGE,
-			    "%zu nodes: an ITL lists at most %u records",
-			    in->n_tvs, PT_TLV_RECORDS_MAX);
+		return pt_tlv_refuse(
+			d, PT_ERR_TOO_LARGE,
+			"%zu nodes: an ITL lists at most %u records", in->n_tvs,
+			PT_TLV_RECORDS_MAX);
 	pt_tlv_entry_t *e = calloc(in->n_tvs + FIXED_RECORDS, sizeof *e);
 	if (!e)
 		return PT_ERR_NOMEM;
@@ -232,12 +216,14 @@ int pt_itl_build(const pt_itl_inputs_t *in, EVP_PKEY *key,
 	if (d)
 		memset(d, 0, sizeof *d);
 	if (!in || !in->tftp_cert || !key || (in->n_tvs > 0 && !in->tvs))
-		return fail(d, PT_ERR_INVALID,
-			    "no TFTP certificate and key to sign the ITL");
+		return pt_tlv_refuse(
+			d, PT_ERR_INVALID,
+			"no TFTP certificate and key to sign the ITL");
 	if (EVP_PKEY_get_base_id(key) != EVP_PKEY_RSA)
-		return fail(d, PT_ERR_INVALID,
-			    "the TFTP key is not RSA: an ITL can only be "
-			    "signed with an RSA key");
+		return pt_tlv_refuse(
+			d, PT_ERR_INVALID,
+			"the TFTP key is not RSA: an ITL can only be "
+			"signed with an RSA key");
 	r = pt_certs_encode_der(in->tftp_cert, &tftp, &tftp_len);
 	if (r == PT_OK)
 		r = make_entries(in, tftp, tftp_len, &entries, &n, d);
@@ -287,9 +273,10 @@ int pt_itl_build_sep(const pt_itl_inputs_t *in, EVP_PKEY *key,
 	*out = NULL;
 	*out_len = 0;
 	if (pt_itl_sep_name(mac, name, sizeof name) != PT_OK)
-		return fail(diag, PT_ERR_INVALID,
-			    "'%.40s' is not a MAC address of 12 hex digits",
-			    mac ? mac : "");
+		return pt_tlv_refuse(
+			diag, PT_ERR_INVALID,
+			"'%.40s' is not a MAC address of 12 hex digits",
+			mac ? mac : "");
 	/* Same records and generic name item: see the header. */
 	return pt_itl_build(in, key, timestamp, out, out_len, NULL, diag);
 }

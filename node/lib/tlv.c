@@ -122,6 +122,21 @@ const char *pt_tlv_role_key(uint16_t role)
 	return r ? r->key : NULL;
 }
 
+int pt_tlv_refuse(pt_tlv_diag_t *d, int err, const char *fmt, ...)
+{
+	if (!d)
+		return err;
+	memset(d, 0, sizeof *d);
+	d->offset = SIZE_MAX;
+	d->tag = -1;
+	d->record = -1;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(d->text, sizeof d->text, fmt, ap);
+	va_end(ap);
+	return err;
+}
+
 int pt_tlv_fail(pt_tlv_diag_t *d, int err, size_t offset, int rec, int tag,
 		const char *fmt, ...)
 {

@@ -105,6 +105,12 @@ typedef struct pt_tlv_diag {
 	char text[320];
 } pt_tlv_diag_t;
 
+/* Fills d (may be NULL) for a refusal that names no place in a file
+ * (offset SIZE_MAX, record and tag -1) with the text of fmt, as the
+ * trust-list builders report theirs; returns err. */
+int pt_tlv_refuse(pt_tlv_diag_t *d, int err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
 /* One item as it stood in the file, in file order. */
 typedef struct pt_tlv_item {
 	size_t offset;   /* of the tag byte */
