@@ -415,6 +415,20 @@ static void print_scheduled(pt_txn_t *txn, const pt_capf_holder_t *h,
 		       generated);
 }
 
+/* An install the issuer setting will not let happen is worth saying. */
+static void note_issuer(pt_txn_t *txn, const pt_capf_holder_t *h)
+{
+	Pt__Cluster *cl = NULL;
+	if (h->capf->operation != PT__CAPF_OPERATION__CAPF_OP_INSTALL ||
+	    pt_cluster_get(txn, &cl) != PT_OK)
+		return;
+	if (pt_capf_store_issuer(cl) == PT_CAPF_ISSUER_ONLINE_CA)
+		fprintf(stderr, "phonetrust: note: capf_certificate_issuer is "
+			"online-ca, which this release does not support: CAPF "
+			"refuses the install until it is capf or offline-ca\n");
+	pt_record_free(&cl->base);
+}
+
 int pt_cli_capf_op(pt_cli_t *cli, int argc, char **argv)
 {
 	struct op_args a;
@@ -479,6 +493,7 @@ int pt_cli_capf_op(pt_cli_t *cli, int argc, char **argv)
 		rc = pt_cli_refuse("cannot read the store: %s", pt_strerror(r));
 		goto out;
 	}
+	note_issuer(txn, h);
 	if (cli->json) {
 		char buf[PT_AUTH_STRING_MAX + 1];
 		rc = pt_cli_print_json(pt_capf_cli_holder_json(

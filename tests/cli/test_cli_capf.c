@@ -261,6 +261,15 @@ START_TEST(op_schedules_and_refuses)
 	ck_assert_int_eq(d->capf->operation, PT__CAPF_OPERATION__CAPF_OP_DELETE);
 	ck_assert_int_eq(d->capf->completes_by, 4086504000);
 	pt__device__free_unpacked(d, NULL);
+
+	/* An install the online-CA setting will refuse is pointed out. */
+	ok((const char *[]){"cluster", "set", "capf_certificate_issuer",
+			    "online-ca", NULL});
+	run(&r, pub, 0, (const char *[]){"capf", "op", DEV, "--operation",
+					 "install", "--auth-mode", "null",
+					 NULL});
+	ck_assert_ptr_nonnull(strstr(r.err, "online-ca"));
+	pt_run_clear(&r);
 }
 END_TEST
 
