@@ -43,10 +43,7 @@ struct gathered {
 	Pt__Profile *profile;
 	Pt__Node **nodes;
 	size_t n_nodes;
-	pt_phoneconfig_cm_t *cms;
-	pt_phoneconfig_tvs_t *tvs;
-	size_t n_tvs;
-	const char *capf_host;
+	pt_phoneconfig_servers_t servers;
 	X509 *phone_cert;
 	char password[PT_DIGEST_PASSWORD_MAX + 1];
 	bool have_password;
@@ -61,23 +58,13 @@ static void gathered_clear(struct gathered *g)
 	if (g->profile)
 		pt_record_free(&g->profile->base);
 	pt_record_list_free((ProtobufCMessage **)g->nodes, g->n_nodes);
-	free(g->cms);
-	free(g->tvs);
+	pt_phoneconfig_servers_clear(&g->servers);
 	X509_free(g->phone_cert);
 	pt_seal_wipe(g->password, sizeof g->password);
 }
 
-static bool has_service(const Pt__Node *node, const char *service)
-{
-	for (size_t i = 0; i < node->n_services; i++)
-		if (strcmp(node->services[i], service) == 0)
-			return true;
-	return false;
-}
-
-/* Call managers and TVS members: subscribers first (the publisher is
- * busy with CAPF and replication), each group in name order as the
- * nodes table keeps it. */
+/* Call managers and TVS members in the order phones try them
+ * (phoneconfig.h). */
 static int gather_nodes(pt_txn_t *txn, struct gathered *g,
 			pt_config_answer_t *ans)
 {
@@ -87,29 +74,10 @@ static int gather_nodes(pt_txn_t *txn, struct gathered *g,
 		say(ans, "cannot read the nodes table: %s", pt_strerror(r));
 		return r;
 	}
-	if (g->n_nodes &&
-	    (!(g->cms = calloc(g->n_nodes, sizeof *g->cms)) ||
-	     !(g->tvs = calloc(g->n_nodes, sizeof *g->tvs))))
-		return PT_ERR_NOMEM;
-	size_t n_cms = 0;
-	for (int pass = 0; pass < 2; pass++) {
-		for (size_t i = 0; i < g->n_nodes; i++) {
-			const Pt__Node *node = g->nodes[i];
-			bool publisher =
-				node->role == PT__NODE_ROLE__ROLE_PUBLISHER;
-			if (publisher)
-				g->capf_host = node->address;
-			if (publisher != (pass == 1))
-				continue;
-			g->cms[n_cms++] = (pt_phoneconfig_cm_t){
-				.name = node->name, .host = node->address};
-			if (has_service(node, "tvs"))
-				g->tvs[g->n_tvs++] = (pt_phoneconfig_tvs_t){
-					.host = node->address,
-					.port = node->tvs_port};
-		}
-	}
-	if (!g->capf_host || !*g->capf_host) {
+	r = pt_phoneconfig_servers_init(&g->servers, g->nodes, g->n_nodes);
+	if (r != PT_OK)
+		return r;
+	if (!g->servers.publisher || !*g->servers.publisher) {
 		say(ans, "the nodes table names no publisher address for "
 			 "the CAPF server");
 		return PT_ERR_NOT_FOUND;
@@ -182,17 +150,17 @@ static int build_full(const struct gathered *g, bool encrypting,
 	pt_phoneconfig_in_t in = {
 		.device = g->device,
 		.profile = g->profile,
-		.capf_host = g->capf_host,
+		.capf_host = g->servers.publisher,
 		.capf_port = (uint32_t)pt_param_int(g->cluster,
 						    PT_PARAM_CAPF_PHONE_PORT),
-		.cms = g->cms,
-		.cm_count = g->n_nodes,
-		.tvs = g->tvs,
-		.tvs_count = g->n_tvs,
+		.cms = g->servers.cms,
+		.cm_count = g->servers.cm_count,
+		.tvs = g->servers.tvs,
+		.tvs_count = g->servers.tvs_count,
 		.encrypt_for = encrypting ? g->phone_cert : NULL,
 		.digest_password = g->have_password ? g->password : NULL,
-		.digest_password_len = g->have_password ? strlen(g->password)
-							: 0,
+		.digest_password_len =
+			g->have_password ? strlen(g->password) : 0,
 	};
 	int r = pt_phoneconfig_build(&in, out, len);
 	if (r != PT_OK)

@@ -270,50 +270,23 @@ out:
 
 /* ---- generated files ---- */
 
-static bool has_service(const Pt__Node *node, const char *service)
-{
-	for (size_t i = 0; i < node->n_services; i++)
-		if (strcmp(node->services[i], service) == 0)
-			return true;
-	return false;
-}
-
-/* The same lists device files carry (config_source.c): subscribers
- * first (the publisher is busy with CAPF and replication), each group in
- * the nodes table's name order. */
+/* The same lists device files carry (phoneconfig.h). */
 static int build_default(pt_txn_t *txn, uint8_t **out, size_t *len,
 			 pt_static_answer_t *ans)
 {
 	Pt__Node **nodes = NULL;
-	size_t n = 0, n_cms = 0, n_tvs = 0;
-	pt_phoneconfig_cm_t *cms = NULL;
-	pt_phoneconfig_tvs_t *tvs = NULL;
+	size_t n = 0;
+	pt_phoneconfig_servers_t servers;
 	int r = pt_record_list(txn, PT_TABLE_NODES, &pt__node__descriptor,
 			       (ProtobufCMessage ***)&nodes, &n);
 	if (r != PT_OK)
 		return say(ans, r, "cannot read the nodes table: %s",
 			   pt_strerror(r));
-	if (n && (!(cms = calloc(n, sizeof *cms)) ||
-		  !(tvs = calloc(n, sizeof *tvs)))) {
-		r = PT_ERR_NOMEM;
+	r = pt_phoneconfig_servers_init(&servers, nodes, n);
+	if (r != PT_OK)
 		goto out;
-	}
-	for (int pass = 0; pass < 2; pass++) {
-		for (size_t i = 0; i < n; i++) {
-			const Pt__Node *node = nodes[i];
-			bool publisher =
-				node->role == PT__NODE_ROLE__ROLE_PUBLISHER;
-			if (publisher != (pass == 1))
-				continue;
-			cms[n_cms++] = (pt_phoneconfig_cm_t){
-				.name = node->name, .host = node->address};
-			if (has_service(node, "tvs"))
-				tvs[n_tvs++] = (pt_phoneconfig_tvs_t){
-					.host = node->address,
-					.port = node->tvs_port};
-		}
-	}
-	pt_staticfiles_default_in_t in = {cms, n_cms, tvs, n_tvs};
+	pt_staticfiles_default_in_t in = {servers.cms, servers.cm_count,
+					  servers.tvs, servers.tvs_count};
 	r = pt_staticfiles_build_default(&in, out, len);
 	if (r != PT_OK)
 		say(ans, r, "cannot build %s from the nodes table: %s",
@@ -321,9 +294,8 @@ static int build_default(pt_txn_t *txn, uint8_t **out, size_t *len,
 	else
 		say(ans, r, "%s generated from %zu nodes",
 		    PT_STATICFILES_DEFAULT_NAME, n);
+	pt_phoneconfig_servers_clear(&servers);
 out:
-	free(cms);
-	free(tvs);
 	pt_record_list_free((ProtobufCMessage **)nodes, n);
 	return r;
 }

@@ -659,6 +659,52 @@ int pt_phoneconfig_encode(const xmlNode *root, uint8_t **out,
 	return PT_OK;
 }
 
+/* ---- server lists ---- */
+
+static bool has_service(const Pt__Node *node, const char *service)
+{
+	for (size_t i = 0; i < node->n_services; i++)
+		if (strcmp(node->services[i], service) == 0)
+			return true;
+	return false;
+}
+
+int pt_phoneconfig_servers_init(pt_phoneconfig_servers_t *s,
+				Pt__Node *const *nodes, size_t n)
+{
+	memset(s, 0, sizeof *s);
+	if (n && (!(s->cms = calloc(n, sizeof *s->cms)) ||
+		  !(s->tvs = calloc(n, sizeof *s->tvs)))) {
+		pt_phoneconfig_servers_clear(s);
+		return PT_ERR_NOMEM;
+	}
+	for (int pass = 0; pass < 2; pass++) {
+		for (size_t i = 0; i < n; i++) {
+			const Pt__Node *node = nodes[i];
+			bool publisher =
+				node->role == PT__NODE_ROLE__ROLE_PUBLISHER;
+			if (publisher)
+				s->publisher = node->address;
+			if (publisher != (pass == 1))
+				continue;
+			s->cms[s->cm_count++] = (pt_phoneconfig_cm_t){
+				.name = node->name, .host = node->address};
+			if (has_service(node, "tvs"))
+				s->tvs[s->tvs_count++] = (pt_phoneconfig_tvs_t){
+					.host = node->address,
+					.port = node->tvs_port};
+		}
+	}
+	return PT_OK;
+}
+
+void pt_phoneconfig_servers_clear(pt_phoneconfig_servers_t *s)
+{
+	free(s->cms);
+	free(s->tvs);
+	memset(s, 0, sizeof *s);
+}
+
 /* ---- reading ---- */
 
 static bool contains(const uint8_t *s, size_t len, const char *needle)

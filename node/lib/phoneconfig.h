@@ -85,6 +85,27 @@ typedef struct pt_phoneconfig_tvs {
 	uint32_t port;    /* 0 = PT_PHONECONFIG_TVS_PORT */
 } pt_phoneconfig_tvs_t;
 
+/* The server lists every configuration a phone gets carries (its own
+ * file and XMLDefault.cnf.xml), from the nodes table: every node is a call
+ * manager, the nodes running "tvs" are TVS members, subscribers first
+ * (the publisher is busy with CAPF and replication), each group in the
+ * order given (the nodes table's name order). */
+typedef struct pt_phoneconfig_servers {
+	pt_phoneconfig_cm_t *cms;
+	size_t cm_count;
+	pt_phoneconfig_tvs_t *tvs;
+	size_t tvs_count;
+	const char *publisher; /* its address (the CAPF host), NULL if none */
+} pt_phoneconfig_servers_t;
+
+/* Fills s from n nodes; the strings are borrowed from nodes, which must
+ * outlive s.  PT_ERR_NOMEM (s then holds nothing to free). */
+int pt_phoneconfig_servers_init(pt_phoneconfig_servers_t *s,
+				Pt__Node *const *nodes, size_t n);
+
+/* Frees the lists; s may be reused. */
+void pt_phoneconfig_servers_clear(pt_phoneconfig_servers_t *s);
+
 /* Everything a configuration is built from; all borrowed. */
 typedef struct pt_phoneconfig_in {
 	/* name (a phone: SEP + 12 hex digits), description, model,
