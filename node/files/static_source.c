@@ -3,17 +3,16 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/openat2.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "files/beneath.h"
 #include "lib/errors.h"
 #include "lib/itl.h"
 #include "lib/params.h"
@@ -23,7 +22,6 @@
 
 #define SGN_SUFFIX ".sgn"
 #define SGN_SUFFIX_LEN 4u
-#define FILE_FLAGS (O_RDONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC)
 
 static int say(pt_static_answer_t *ans, int r, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -135,56 +133,10 @@ static int open_error(int e, const char *path, bool *missing,
 	}
 }
 
-/* Part by part without following any link: stays below dirfd on any
- * kernel.  Returns the fd or -1 with errno (ELOOP for a link). */
-static int walk_open(int dirfd, const char *path)
-{
-	char buf[PT_TFTP_NAME_MAX + 1];
-	int cur = dirfd;
-	snprintf(buf, sizeof buf, "%s", path);
-	char *part = buf;
-	for (;;) {
-		char *slash = strchr(part, '/');
-		if (slash)
-			*slash = '\0';
-		int fd = openat(cur, part,
-				slash ? O_PATH | O_DIRECTORY | O_NOFOLLOW |
-						O_CLOEXEC
-				      : FILE_FLAGS | O_NOFOLLOW);
-		int e = errno;
-		struct stat st;
-		/* O_PATH | O_NOFOLLOW | O_DIRECTORY meets a link as "not a
-		 * directory": report the link. */
-		if (fd < 0 && e == ENOTDIR &&
-		    fstatat(cur, part, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-		    S_ISLNK(st.st_mode))
-			e = ELOOP;
-		if (cur != dirfd)
-			close(cur);
-		if (fd < 0 || !slash) {
-			errno = e;
-			return fd;
-		}
-		cur = fd;
-		part = slash + 1;
-	}
-}
-
 static int open_below(int dirfd, const char *path, bool no_openat2)
 {
-	if (!no_openat2) {
-		struct open_how how = {
-			.flags = FILE_FLAGS,
-			.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
-		};
-		long fd = syscall(SYS_openat2, dirfd, path, &how, sizeof how);
-		/* ENOSYS: a kernel before 5.6; EPERM: usually a seccomp
-		 * filter that does not know the call.  The walk is stricter,
-		 * so trying it on a real EPERM only refuses again. */
-		if (fd >= 0 || (errno != ENOSYS && errno != EPERM))
-			return (int)fd;
-	}
-	return walk_open(dirfd, path);
+	bool walk = no_openat2;
+	return pt_beneath_open(dirfd, path, &walk);
 }
 
 /* Reads regular file path below dirfd into *out (malloc'd).  *missing

@@ -2,7 +2,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/openat2.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -10,9 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
+#include "files/beneath.h"
 #include "lib/errors.h"
 #include "lib/tftp_packet.h"
 
@@ -153,84 +152,6 @@ static int open_error(int e, char *why, size_t why_len)
 	}
 }
 
-#define FILE_FLAGS (O_RDONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC)
-
-/* openat2 confines the whole resolution, symbolic links included, below
- * the root.  Returns the fd, or -1 with errno (ENOSYS when unavailable). */
-static int open_beneath(int root, const char *path)
-{
-	struct open_how how = {
-		.flags = FILE_FLAGS,
-		.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
-	};
-	return (int)syscall(SYS_openat2, root, path, &how, sizeof how);
-}
-
-/* ENOSYS means an old kernel; a seccomp filter that does not know the
- * call usually answers EPERM.  A kernel with openat2 refuses a zero-sized
- * open_how with EINVAL before looking at anything else. */
-static bool openat2_usable(void)
-{
-	if (syscall(SYS_openat2, AT_FDCWD, "", NULL, (size_t)0) >= 0)
-		return true;
-	return errno != ENOSYS && errno != EPERM;
-}
-
-/* The fallback: one part at a time, never following a symbolic link.
- * Stricter than openat2 (links inside the root are refused too), but it
- * needs no kernel support to stay below the root. */
-static int open_walk(int root, char *path, char *why, size_t why_len,
-		     int *fd_out)
-{
-	int cur = root, r = PT_OK;
-	char *save = NULL;
-	char *part = strtok_r(path, "/", &save);
-
-	*fd_out = -1;
-	while (part) {
-		char *next = strtok_r(NULL, "/", &save);
-		if (strcmp(part, ".") == 0) {
-			part = next;
-			continue;
-		}
-		if (strcmp(part, "..") == 0) {
-			r = open_error(EXDEV, why, why_len);
-			goto out;
-		}
-		int fd = openat(cur, part,
-				next ? O_PATH | O_DIRECTORY | O_NOFOLLOW |
-					       O_CLOEXEC
-				     : FILE_FLAGS | O_NOFOLLOW);
-		if (fd < 0) {
-			int e = errno;
-			struct stat st;
-			/* O_PATH|O_NOFOLLOW|O_DIRECTORY meets a link as
-			 * "not a directory": say what it is. */
-			if ((e == ENOTDIR || e == ELOOP) &&
-			    fstatat(cur, part, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-			    S_ISLNK(st.st_mode))
-				e = ELOOP;
-			r = open_error(e, why, why_len);
-			goto out;
-		}
-		if (cur != root)
-			close(cur);
-		cur = fd;
-		part = next;
-	}
-	if (cur == root) {
-		/* An empty path or only "." parts: the root itself. */
-		r = say(why, why_len, PT_ERR_NOT_FOUND, "no such file");
-		goto out;
-	}
-	*fd_out = cur;
-	cur = root;
-out:
-	if (cur != root)
-		close(cur);
-	return r;
-}
-
 static int open_file(pt_tftp_dir_t *d, const char *name, char *why,
 		     size_t why_len, int *fd_out)
 {
@@ -242,20 +163,15 @@ static int open_file(pt_tftp_dir_t *d, const char *name, char *why,
 		return say(why, why_len, PT_ERR_DENIED, "bad file name");
 	for (size_t i = 0; i <= len; i++)
 		path[i] = name[i] == '\\' ? '/' : name[i];
-	if (atomic_load_explicit(&d->openat2_ok, memory_order_relaxed)) {
-		int fd = open_beneath(d->root_fd, path);
-		if (fd >= 0) {
-			*fd_out = fd;
-			return PT_OK;
-		}
-		int e = errno;
-		if (e != ENOSYS && e != EPERM)
-			return open_error(e, why, why_len);
-		if (e == EPERM && openat2_usable())
-			return open_error(e, why, why_len);
+	bool walk = !atomic_load_explicit(&d->openat2_ok, memory_order_relaxed);
+	bool walked = walk;
+	int fd = pt_beneath_open(d->root_fd, path, &walk);
+	if (walk && !walked)
 		atomic_store(&d->openat2_ok, false);
-	}
-	return open_walk(d->root_fd, path, why, why_len, fd_out);
+	if (fd < 0)
+		return open_error(errno, why, why_len);
+	*fd_out = fd;
+	return PT_OK;
 }
 
 /* ---- reading and caching ---- */
