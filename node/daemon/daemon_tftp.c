@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "daemon/daemon_service.h"
 #include "files/file_cache.h"
 #include "lib/errors.h"
 #include "tftp/tftp_server.h"
@@ -108,9 +109,8 @@ int pt_daemon_tftp_start(const pt_config_t *cfg, pt_log_t *log,
 	t->cfg = cfg;
 	t->log = log;
 	t->loop = loop;
-	bool v6 = strchr(cfg->tftp_bind_address, ':') != NULL;
-	snprintf(t->where, sizeof t->where, "%s%s%s:%u", v6 ? "[" : "",
-		 cfg->tftp_bind_address, v6 ? "]" : "", cfg->tftp_port);
+	pt_daemon_service_where(t->where, sizeof t->where,
+				cfg->tftp_bind_address, cfg->tftp_port);
 
 	if (!cache) {
 		pt_log_error(log, "tftp: no file cache to serve from; exiting");
@@ -156,21 +156,11 @@ int pt_daemon_tftp_start(const pt_config_t *cfg, pt_log_t *log,
 				 "storm may overflow it and drop requests; "
 				 "raise net.core.rmem_max to %u or more",
 			    granted / 1024, PT_TFTP_DEFAULT_RCVBUF);
-	r = pt_tftp_server_start(t->srv);
-	if (r != PT_OK) {
-		pt_log_error(log, "tftp: cannot start the workers: %s; "
-				  "exiting",
-			     pt_strerror(r));
+	r = pt_daemon_service_arm(log, "tftp", pt_tftp_server_start(t->srv),
+				  loop, PT_DAEMON_TFTP_STATS_MS, on_stats, t,
+				  &t->timer);
+	if (r != PT_OK)
 		goto out;
-	}
-	r = pt_loop_timer_add(loop, PT_DAEMON_TFTP_STATS_MS,
-			      PT_DAEMON_TFTP_STATS_MS, on_stats, t, &t->timer);
-	if (r != PT_OK) {
-		pt_log_error(log, "tftp: cannot arm the statistics timer: %s; "
-				  "exiting",
-			     pt_strerror(r));
-		goto out;
-	}
 	char limits[160];
 	snprintf(limits, sizeof limits, "%u per client, %u requests/s per "
 		 "client",

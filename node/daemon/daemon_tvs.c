@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "daemon/daemon_service.h"
 #include "lib/errors.h"
 #include "lib/params.h"
 #include "store/identity.h"
@@ -147,9 +148,8 @@ int pt_daemon_tvs_start(const pt_config_t *cfg, pt_store_t *store,
 			     pt_strerror(r));
 		goto out;
 	}
-	bool v6 = strchr(cfg->tvs_bind_address, ':') != NULL;
-	snprintf(t->where, sizeof t->where, "%s%s%s:%u", v6 ? "[" : "",
-		 cfg->tvs_bind_address, v6 ? "]" : "", t->port);
+	pt_daemon_service_where(t->where, sizeof t->where,
+				cfg->tvs_bind_address, t->port);
 
 	EVP_PKEY *key = pt_identity_key(id, PT_IDENTITY_TVS);
 	X509 *cert = pt_identity_cert(id, PT_IDENTITY_TVS);
@@ -169,20 +169,11 @@ int pt_daemon_tvs_start(const pt_config_t *cfg, pt_store_t *store,
 		bind_error(t, r);
 		goto out;
 	}
-	r = pt_tvs_server_start(t->srv);
-	if (r != PT_OK) {
-		pt_log_error(log, "tvs: cannot start the workers: %s; exiting",
-			     pt_strerror(r));
+	r = pt_daemon_service_arm(log, "tvs", pt_tvs_server_start(t->srv), loop,
+				  PT_DAEMON_TVS_STATS_MS, on_stats, t,
+				  &t->timer);
+	if (r != PT_OK)
 		goto out;
-	}
-	r = pt_loop_timer_add(loop, PT_DAEMON_TVS_STATS_MS,
-			      PT_DAEMON_TVS_STATS_MS, on_stats, t, &t->timer);
-	if (r != PT_OK) {
-		pt_log_error(log, "tvs: cannot arm the statistics timer: %s; "
-				  "exiting",
-			     pt_strerror(r));
-		goto out;
-	}
 	if (pt_certs_subject(cert, &subject) != PT_OK)
 		subject = NULL;
 	pt_log_info(log,
