@@ -103,6 +103,7 @@ struct capf_conn {
 	int64_t session_end_ms;  /* monotonic; 0 before the handshake */
 	unsigned mask;           /* interest registered with the loop */
 	bool busy;               /* a pool holds the connection */
+	bool flight_sent;        /* a handshake step came back waiting */
 	bool doomed;             /* a deadline passed while busy */
 	struct capf_job job;
 	struct capf_step_result res;
@@ -216,6 +217,11 @@ bool capf_step_is_crypto(enum capf_step step);
  * what the connection holds (the machine's request data, c->plan,
  * c->fail_why) and leaves the result in c->res. */
 void capf_step_run(struct capf_job *job);
+
+/* One SSL_do_handshake on c with its result in c->res (the handshake
+ * step; also run on the loop once a TLS 1.3 server flight is out, when
+ * nothing private-key remains). */
+void capf_step_handshake(struct capf_conn *c);
 
 /* Frees what a result holds and zeroes it. */
 void capf_step_result_clear(struct capf_step_result *res);

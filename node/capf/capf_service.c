@@ -25,7 +25,9 @@
 #define ACCEPT_BURST 64
 /* Out of file descriptors: accepting pauses this long. */
 #define ACCEPT_PAUSE_MS 100u
-#define DEFAULT_STORE_THREADS 2u
+/* Store threads mostly wait (fsync, the LMDB writer lock): enough that a
+ * lookup never queues behind writers. */
+#define DEFAULT_STORE_THREADS 4u
 
 void capf_note(struct capf_worker *w, enum capf_refusal kind,
 	       pt_log_level_t level, const char *fmt, ...)

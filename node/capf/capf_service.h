@@ -69,7 +69,7 @@ typedef struct pt_capf_service_opts {
 	uint16_t port;            /* 0: any free port (see _port()) */
 	unsigned workers;         /* event loops; 0: one per online CPU */
 	unsigned crypto_threads;  /* 0: one per online CPU */
-	unsigned store_threads;   /* 0: 2 */
+	unsigned store_threads;   /* 0: 4 */
 	unsigned max_connections; /* open at once; 0: default */
 	unsigned handshake_ms;    /* 0: default */
 	unsigned idle_ms;         /* 0: default (15 minutes) */

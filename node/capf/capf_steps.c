@@ -44,7 +44,7 @@ bool capf_step_is_crypto(enum capf_step step)
 	       step == CAPF_STEP_SIGN;
 }
 
-static void handshake(struct capf_conn *c)
+void capf_step_handshake(struct capf_conn *c)
 {
 	struct capf_step_result *res = &c->res;
 	ERR_clear_error();
@@ -141,7 +141,7 @@ void capf_step_run(struct capf_job *job)
 
 	switch ((enum capf_step)c->step) {
 	case CAPF_STEP_HANDSHAKE:
-		handshake(c);
+		capf_step_handshake(c);
 		break;
 	case CAPF_STEP_PLAN:
 		res->r = pt_capf_store_plan(svc->store, name, now, &c->plan);
