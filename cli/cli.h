@@ -37,6 +37,10 @@ typedef int (*pt_cli_noun_fn)(pt_cli_t *cli, int argc, char **argv);
  * why and returns NULL. */
 pt_store_t *pt_cli_store(pt_cli_t *cli);
 
+/* Opens the store if needed and begins a read transaction in *txn (the
+ * caller aborts it).  On failure prints why and returns PT_EXIT_REFUSED. */
+int pt_cli_read_txn(pt_cli_t *cli, pt_txn_t **txn);
+
 /* Loads the cluster data key (for sealing/opening secrets).  On failure
  * prints why and returns NULL. */
 const pt_data_key_t *pt_cli_data_key(pt_cli_t *cli);

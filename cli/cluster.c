@@ -219,14 +219,10 @@ static int read_cluster(pt_txn_t *txn, Pt__Cluster **out)
 
 static int show(pt_cli_t *cli, char **names, int n)
 {
-	pt_store_t *store = pt_cli_store(cli);
-	if (!store)
-		return PT_EXIT_REFUSED;
 	pt_txn_t *txn = NULL;
-	int r = pt_txn_begin(store, false, NULL, &txn);
-	if (r != PT_OK)
-		return pt_cli_refuse("cannot read the store: %s",
-				     pt_strerror(r));
+	int r = pt_cli_read_txn(cli, &txn);
+	if (r != PT_EXIT_OK)
+		return r;
 	Pt__Cluster *cluster = NULL;
 	int rc = read_cluster(txn, &cluster);
 	pt_txn_abort(&txn);

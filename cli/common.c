@@ -36,6 +36,19 @@ pt_store_t *pt_cli_store(pt_cli_t *cli)
 	return cli->store;
 }
 
+int pt_cli_read_txn(pt_cli_t *cli, pt_txn_t **txn)
+{
+	*txn = NULL;
+	pt_store_t *store = pt_cli_store(cli);
+	if (!store)
+		return PT_EXIT_REFUSED;
+	int r = pt_txn_begin(store, false, NULL, txn);
+	if (r != PT_OK)
+		return pt_cli_refuse("cannot read the store: %s",
+				     pt_strerror(r));
+	return PT_EXIT_OK;
+}
+
 const pt_data_key_t *pt_cli_data_key(pt_cli_t *cli)
 {
 	if (cli->have_key)
@@ -220,15 +233,11 @@ int pt_cli_list(pt_cli_t *cli, pt_table_t table, int ncols,
 		pt_cli_list_t *list, const char *what, const char *empty)
 {
 	*list = (pt_cli_list_t){0};
-	pt_store_t *store = pt_cli_store(cli);
-	if (!store)
-		return PT_EXIT_REFUSED;
 	pt_txn_t *txn = NULL;
-	int rc = PT_EXIT_OK;
-	int r = pt_txn_begin(store, false, NULL, &txn);
-	if (r != PT_OK)
-		return pt_cli_refuse("cannot read the store: %s",
-				     pt_strerror(r));
+	int rc = pt_cli_read_txn(cli, &txn);
+	if (rc != PT_EXIT_OK)
+		return rc;
+	int r;
 	if (cli->json)
 		list->array = json_array();
 	else

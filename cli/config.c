@@ -286,14 +286,10 @@ static int verb_show(pt_cli_t *cli, int argc, char **argv)
 		return pt_cli_usage_error("--form must be plain, signed or "
 					  "encrypted");
 
-	pt_store_t *store = pt_cli_store(cli);
-	if (!store)
-		return PT_EXIT_REFUSED;
 	pt_txn_t *txn = NULL;
-	int r = pt_txn_begin(store, false, NULL, &txn);
-	if (r != PT_OK)
-		return pt_cli_refuse("cannot read the store: %s",
-				     pt_strerror(r));
+	int r = pt_cli_read_txn(cli, &txn);
+	if (r != PT_EXIT_OK)
+		return r;
 	pt_config_answer_t ans = {0};
 	char name[PT_CONFIGFILES_NAME_MAX];
 	if (!form) {
@@ -407,14 +403,10 @@ static void print_static_summary(const char *name, const void *ans)
 static int static_answer(pt_cli_t *cli, const char *dir, const char *name,
 			 pt_static_answer_t *ans)
 {
-	pt_store_t *store = pt_cli_store(cli);
-	if (!store)
-		return PT_EXIT_REFUSED;
 	pt_txn_t *txn = NULL;
-	int r = pt_txn_begin(store, false, NULL, &txn);
-	if (r != PT_OK)
-		return pt_cli_refuse("cannot read the store: %s",
-				     pt_strerror(r));
+	int r = pt_cli_read_txn(cli, &txn);
+	if (r != PT_EXIT_OK)
+		return r;
 	pt_identity_t *id = NULL;
 	pt_config_keys_t keys = {0};
 	if (pt_identity_load(cli->data_dir, &id) == PT_OK) {

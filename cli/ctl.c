@@ -654,15 +654,11 @@ static int verb_show(pt_cli_t *cli, int argc, char **argv)
  * asked for. */
 static int check_publisher(pt_cli_t *cli)
 {
-	pt_store_t *store = pt_cli_store(cli);
-	if (!store)
-		return PT_EXIT_REFUSED;
 	pt_txn_t *txn = NULL;
 	char why[256];
-	int r = pt_txn_begin(store, false, NULL, &txn);
-	if (r != PT_OK)
-		return pt_cli_refuse("cannot read the store: %s",
-				     pt_strerror(r));
+	int r = pt_cli_read_txn(cli, &txn);
+	if (r != PT_EXIT_OK)
+		return r;
 	r = pt_ctl_store_check_publisher(txn, why, sizeof why);
 	pt_txn_abort(&txn);
 	return r == PT_OK ? PT_EXIT_OK : pt_cli_refuse("%s", why);

@@ -535,14 +535,11 @@ static int visit_device(void *ctx, const uint8_t *key, size_t key_len,
 
 static int print_devices(pt_cli_t *cli, const struct filter *filter)
 {
-	pt_store_t *store = pt_cli_store(cli);
-	if (!store)
-		return PT_EXIT_REFUSED;
 	struct walk w = {.filter = filter};
-	int rc = PT_EXIT_OK;
-	int r = pt_txn_begin(store, false, NULL, &w.txn);
-	if (r != PT_OK)
-		return pt_cli_refuse("cannot read the store: %s", pt_strerror(r));
+	int rc = pt_cli_read_txn(cli, &w.txn);
+	if (rc != PT_EXIT_OK)
+		return rc;
+	int r;
 	w.cache = pt_profile_cache_new();
 	w.stream = pt_device_stream_new(cli->json);
 	if (!w.cache || !w.stream)
