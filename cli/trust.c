@@ -343,6 +343,15 @@ static void entry_text(const Pt__TrustEntry *e, char *purposes, size_t len)
 	purposes_text(e->purposes, e->n_purposes, purposes, len);
 }
 
+/* The usage error for what getopt_long (optstring starting with ':')
+ * returned on a bad option: ':' for a missing value. */
+static int bad_option(int c, char **argv)
+{
+	if (c == ':')
+		return pt_cli_usage_error("%s needs a value", argv[optind - 1]);
+	return pt_cli_usage_error("unknown option %s", argv[optind - 1]);
+}
+
 /* ---- add -------------------------------------------------------------- */
 
 static int print_added(pt_cli_t *cli, const Pt__TrustEntry *e, bool created,
@@ -430,12 +439,8 @@ static int verb_add(pt_cli_t *cli, int argc, char **argv)
 			       "certificates are accepted.\n",
 			       PT_TVS_TTL_DEFAULT);
 			return PT_EXIT_OK;
-		case ':':
-			return pt_cli_usage_error("%s needs a value",
-						  argv[optind - 1]);
 		default:
-			return pt_cli_usage_error("unknown option %s",
-						  argv[optind - 1]);
+			return bad_option(c, argv);
 		}
 	}
 	if (optind != argc - 1)
@@ -631,12 +636,8 @@ static int verb_list(pt_cli_t *cli, int argc, char **argv)
 			     "subject.  --json adds the\n"
 			     "issuer and the TVS roles the purposes give.");
 			return PT_EXIT_OK;
-		case ':':
-			return pt_cli_usage_error("%s needs a value",
-						  argv[optind - 1]);
 		default:
-			return pt_cli_usage_error("unknown option %s",
-						  argv[optind - 1]);
+			return bad_option(c, argv);
 		}
 	}
 	if (optind != argc)
@@ -764,12 +765,8 @@ static int verb_remove(pt_cli_t *cli, int argc, char **argv)
 			     "go); SAST is changed with 'phonetrust ctl "
 			     "update'.");
 			return PT_EXIT_OK;
-		case ':':
-			return pt_cli_usage_error("%s needs a value",
-						  argv[optind - 1]);
 		default:
-			return pt_cli_usage_error("unknown option %s",
-						  argv[optind - 1]);
+			return bad_option(c, argv);
 		}
 	}
 	if (optind != argc - 1)
