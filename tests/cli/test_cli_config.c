@@ -13,13 +13,10 @@
 #include "lib/errors.h"
 #include "lib/phone_trust.h"
 #include "lib/sgn.h"
+#include "pt_node.h"
 #include "pt_test.h"
 #include "pt_testcert.h"
-#include "pt_testtoken.h"
-#include "store/records.h"
-#include "store/store.h"
 
-#define PASSWORD "correct horse battery staple"
 #define DIGEST_PW "Dig3st-s3cret"
 #define PHONE "SEP001122334455"
 
@@ -37,24 +34,12 @@ static char *path_in(const char *rel)
  * outputs in *r (cleared by the caller). */
 static int cli(pt_run_t *r, const char *const *args)
 {
-	char *argv[32];
-	size_t n = 0;
-	argv[n++] = "phonetrust";
-	argv[n++] = "--data";
-	argv[n++] = pub;
-	for (; *args; args++)
-		argv[n++] = (char *)*args;
-	argv[n] = NULL;
-	pt_test_runv(r, NULL, "cli/phonetrust", argv);
-	return r->status;
+	return pt_node_cli(r, pub, args);
 }
 
 static void ok(const char *const *args)
 {
-	pt_run_t r;
-	ck_assert_msg(cli(&r, args) == 0, "%s %s: %s", args[0], args[1],
-		      r.err);
-	pt_run_clear(&r);
+	pt_node_cli_ok(pub, args);
 }
 
 /* The bytes of `config show PHONE --form F --out FILE`; NULL (and the
@@ -109,23 +94,7 @@ static pt_phone_trust_t *phone_with_lists(void)
 static void give_lsc(EVP_PKEY *key)
 {
 	X509 *cert = pt_testcert(key, "SEP001122334455-LSC", 0x77);
-	uint8_t *der = NULL;
-	size_t der_len = 0;
-	ck_assert_int_eq(pt_certs_encode_der(cert, &der, &der_len), PT_OK);
-	pt_store_t *store = NULL;
-	pt_txn_t *txn = NULL;
-	Pt__Device *dev = NULL;
-	ck_assert_int_eq(pt_store_open(pub, 0, 0, &store), PT_OK);
-	ck_assert_int_eq(pt_txn_begin(store, true, "test", &txn), PT_OK);
-	ck_assert_int_eq(pt_device_get(txn, PHONE, &dev), PT_OK);
-	if (dev->lsc)
-		pt_record_free(&dev->lsc->base);
-	ck_assert_int_eq(pt_certs_parse(der, der_len, &dev->lsc), PT_OK);
-	ck_assert_int_eq(pt_device_put(txn, dev), PT_OK);
-	ck_assert_int_eq(pt_txn_commit(&txn, NULL), PT_OK);
-	pt_record_free(&dev->base);
-	pt_store_destroy(&store);
-	free(der);
+	pt_node_give_lsc(pub, PHONE, cert);
 	X509_free(cert);
 }
 
@@ -133,22 +102,12 @@ static void setup(void)
 {
 	tmp = pt_test_tmpdir();
 	pub = path_in("pub");
-	char *pw = path_in("password"), *dpw = path_in("digest");
-	pt_test_write_file(pw, PASSWORD "\n");
+	char *dpw = path_in("digest");
 	pt_test_write_file(dpw, DIGEST_PW "\n");
-	ok((const char *[]){"init", "--name", "pub", "--role", "publisher",
-			    "--address", "127.0.0.1", "--password-file", pw,
-			    NULL});
-	char src[4200];
-	snprintf(src, sizeof src, "file:%s", dpw);
-	ok((const char *[]){"profile", "add", "Enc SIP", "--protocol", "sip",
-			    "--mode", "encrypted", "--tftp-encrypted-config",
-			    "yes", "--auth-mode", "null", NULL});
-	ok((const char *[]){"device", "add", PHONE, "--model", "8841",
-			    "--profile", "Enc SIP", "--digest-user", "alice",
-			    "--digest-password", src, NULL});
+	pt_node_init(pub, "pub", "publisher", NULL);
+	pt_node_add_enc_profile(pub);
+	pt_node_add_device(pub, PHONE, PT_NODE_ENC_PROFILE, "alice", dpw);
 	ck_assert_int_eq(pt_certs_new_key(PT_KEY_RSA2048, &phone_key), PT_OK);
-	free(pw);
 	free(dpw);
 }
 
@@ -163,25 +122,7 @@ static void teardown(void)
 /* Mixed mode with two SAST tokens. */
 static void go_mixed(void)
 {
-	char *f[2];
-	for (int i = 0; i < 2; i++) {
-		EVP_PKEY *k = NULL;
-		ck_assert_int_eq(pt_certs_new_key(PT_KEY_RSA2048, &k), PT_OK);
-		X509 *x = pt_testcert(k, i ? "SAST-B" : "SAST-A",
-				      (uint32_t)(0xa0 + i));
-		uint8_t *b = NULL;
-		size_t n = 0;
-		pt_testtoken_pem(k, x, NULL, &b, &n);
-		f[i] = path_in(i ? "b.pem" : "a.pem");
-		pt_testtoken_write(f[i], b, n);
-		free(b);
-		EVP_PKEY_free(k);
-		X509_free(x);
-	}
-	ok((const char *[]){"ctl", "init", "--token", f[0], "--token", f[1],
-			    NULL});
-	free(f[0]);
-	free(f[1]);
+	pt_node_mixed(pub, "SAST-");
 }
 
 /* Non-secure cluster: the ITL still lists the node's TFTP certificate,

@@ -16,9 +16,8 @@
 #include "lib/errors.h"
 #include "lib/phone_trust.h"
 #include "pt_fixture.h"
+#include "pt_node.h"
 #include "pt_test.h"
-#include "pt_testcert.h"
-#include "pt_testtoken.h"
 
 #define LIST_XML "<CiscoIPPhoneImageList></CiscoIPPhoneImageList>\n"
 #define RINGLIST                                                        \
@@ -46,24 +45,12 @@ static char *path_in(const char *base, const char *rel)
 /* Runs phonetrust --data pub ARGS...; returns the exit status. */
 static int cli(pt_run_t *r, const char *const *args)
 {
-	char *argv[32];
-	size_t n = 0;
-	argv[n++] = "phonetrust";
-	argv[n++] = "--data";
-	argv[n++] = pub;
-	for (; *args; args++)
-		argv[n++] = (char *)*args;
-	argv[n] = NULL;
-	pt_test_runv(r, NULL, "cli/phonetrust", argv);
-	return r->status;
+	return pt_node_cli(r, pub, args);
 }
 
 static void ok(const char *const *args)
 {
-	pt_run_t r;
-	ck_assert_msg(cli(&r, args) == 0, "%s %s: %s", args[0], args[1],
-		      r.err);
-	pt_run_clear(&r);
+	pt_node_cli_ok(pub, args);
 }
 
 /* Exit status want and needle on stderr. */
@@ -116,12 +103,7 @@ static void setup(void)
 	tmp = pt_test_tmpdir();
 	pub = path_in(tmp, "pub");
 	sdir = path_in(tmp, "static");
-	char *pw = path_in(tmp, "password");
-	pt_test_write_file(pw, "config static test password\n");
-	ok((const char *[]){"init", "--name", "pub", "--role", "publisher",
-			    "--address", "127.0.0.1", "--password-file", pw,
-			    NULL});
-	free(pw);
+	pt_node_init(pub, "pub", "publisher", NULL);
 	ck_assert_int_eq(mkdir(sdir, 0755), 0);
 	put_file("Chirp_1.raw", "chirp chirp");
 	put_file("Piano.pcm", "piano");
@@ -148,25 +130,7 @@ static void teardown(void)
 
 static void go_mixed(void)
 {
-	char *f[2];
-	for (int i = 0; i < 2; i++) {
-		EVP_PKEY *k = NULL;
-		ck_assert_int_eq(pt_certs_new_key(PT_KEY_RSA2048, &k), PT_OK);
-		X509 *x = pt_testcert(k, i ? "SAST-B" : "SAST-A",
-				      (uint32_t)(0xb0 + i));
-		uint8_t *b = NULL;
-		size_t n = 0;
-		pt_testtoken_pem(k, x, NULL, &b, &n);
-		f[i] = path_in(tmp, i ? "b.pem" : "a.pem");
-		pt_testtoken_write(f[i], b, n);
-		free(b);
-		EVP_PKEY_free(k);
-		X509_free(x);
-	}
-	ok((const char *[]){"ctl", "init", "--token", f[0], "--token", f[1],
-			    NULL});
-	free(f[0]);
-	free(f[1]);
+	pt_node_mixed(pub, "SAST-");
 }
 
 /* A phone that fetched and installed this node's CTL and ITL. */

@@ -17,13 +17,13 @@
 #include "lib/certs.h"
 #include "lib/errors.h"
 #include "lib/tlv.h"
+#include "pt_node.h"
 #include "pt_test.h"
 #include "pt_testcert.h"
 #include "pt_testtoken.h"
 #include "store/records.h"
 #include "store/store.h"
 
-#define PASSWORD "correct horse battery staple"
 
 /* Tokens A, B, C (RSA-2048) and an EC one; keys made once. */
 static EVP_PKEY *k_a, *k_b, *k_c, *k_ec;
@@ -73,18 +73,6 @@ static char *token_file(const char *name, uint8_t *bytes, size_t len)
 	return p;
 }
 
-static void init_node(const char *dir, const char *name, const char *role)
-{
-	char *pw = path_in(tmp, "password");
-	pt_run_t r;
-	pt_test_run(&r, NULL, "cli/phonetrust", "--data", dir, "init", "--name",
-		    name, "--role", role, "--address", "127.0.0.1",
-		    "--password-file", pw, NULL);
-	ck_assert_msg(r.status == 0, "init %s: %s", role, r.err);
-	pt_run_clear(&r);
-	free(pw);
-}
-
 static void setup(void)
 {
 	uint8_t *b = NULL;
@@ -92,10 +80,7 @@ static void setup(void)
 	tmp = pt_test_tmpdir();
 	pub = path_in(tmp, "pub");
 	sub = path_in(tmp, "sub");
-	char *pw = path_in(tmp, "password");
-	pt_test_write_file(pw, PASSWORD "\n");
-	free(pw);
-	init_node(pub, "pub1", "publisher");
+	pt_node_init(pub, "pub1", "publisher", NULL);
 
 	pt_testtoken_pem(k_a, x_a, NULL, &b, &n);
 	f_a = token_file("a.pem", b, n);
@@ -595,7 +580,7 @@ START_TEST(nonsecure_mode)
 
 	/* And init straight into non-secure mode. */
 	char *other = path_in(tmp, "other");
-	init_node(other, "pub2", "publisher");
+	pt_node_init(other, "pub2", "publisher", NULL);
 	run_in(&r, other, NULL, 0,
 	       (const char *[]){"ctl", "init", "--token", f_a, "--token", f_b,
 				"--token-pass", src_b, "--mode", "nonsecure",
@@ -799,7 +784,7 @@ END_TEST
 
 START_TEST(subscriber_refused)
 {
-	init_node(sub, "sub1", "subscriber");
+	pt_node_init(sub, "sub1", "subscriber", NULL);
 	refused_in(sub, NULL, "only the publisher signs the CTL",
 		   (const char *[]){"ctl", "init", "--token", f_a, "--token",
 				    f_b, "--token-pass", src_b, NULL});

@@ -9,32 +9,18 @@
 #include "lib/certs.h"
 #include "lib/errors.h"
 #include "lib/tlv.h"
+#include "pt_node.h"
 #include "pt_test.h"
 #include "store/records.h"
 #include "store/store.h"
 
 static char *root, *dir;
 
-static void init_node(const char *data, const char *name, const char *role,
-		      const char *key_type)
-{
-	char pw[512];
-	snprintf(pw, sizeof pw, "%s/password", root);
-	pt_test_write_file(pw, "itl cli test password\n");
-	pt_run_t res;
-	pt_test_run(&res, NULL, pt_test_bin("cli/phonetrust"), "--data", data,
-		    "init", "--name", name, "--role", role, "--address",
-		    "127.0.0.1", "--password-file", pw, "--key-type", key_type,
-		    (char *)NULL);
-	ck_assert_msg(res.status == 0, "init %s: %s", name, res.err);
-	pt_run_clear(&res);
-}
-
 static void setup(void)
 {
 	root = pt_test_tmpdir();
 	ck_assert_int_ne(asprintf(&dir, "%s/pub", root), -1);
-	init_node(dir, "pub", "publisher", "rsa2048");
+	pt_node_init(dir, "pub", "publisher", "rsa2048");
 }
 
 static void teardown(void)
@@ -282,7 +268,7 @@ START_TEST(usage_and_refusals)
 	/* A subscriber that has not joined holds no cluster data. */
 	char *sub = NULL;
 	ck_assert_int_ne(asprintf(&sub, "%s/sub", root), -1);
-	init_node(sub, "sub", "subscriber", "rsa2048");
+	pt_node_init(sub, "sub", "subscriber", "rsa2048");
 	cli(&r, sub, "itl", "show", NULL, NULL);
 	ck_assert_int_eq(r.status, 1);
 	ck_assert_ptr_nonnull(strstr(r.err, "cluster record"));
@@ -293,7 +279,7 @@ START_TEST(usage_and_refusals)
 	 * key is RSA whatever the key type. */
 	char *ec = NULL;
 	ck_assert_int_ne(asprintf(&ec, "%s/ec", root), -1);
-	init_node(ec, "ecpub", "publisher", "ec256");
+	pt_node_init(ec, "ecpub", "publisher", "ec256");
 	cli(&r, ec, "itl", "show", NULL, NULL);
 	ck_assert_msg(r.status == 0, "%s", r.err);
 	ck_assert_ptr_nonnull(strstr(r.out, "verified successfully"));

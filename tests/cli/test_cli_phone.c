@@ -26,6 +26,7 @@
 #include "lib/certs.h"
 #include "lib/errors.h"
 #include "lib/sgn.h"
+#include "pt_node.h"
 #include "pt_test.h"
 #include "pt_testcert.h"
 #include "pt_testtoken.h"
@@ -33,7 +34,6 @@
 #include "store/store.h"
 
 #define IN_TFTPD "/usr/sbin/in.tftpd"
-#define PASSWORD "correct horse battery staple"
 #define DIGEST_PW "Dig3st-s3cret"
 #define PLAIN_MAC "001122334455"
 #define ENC_MAC "0011223344AA"
@@ -51,29 +51,14 @@ static char *path_in(const char *dir, const char *rel)
 	return p;
 }
 
-/* Runs phonetrust ARGS... (with --data DIR first when dir is given). */
 static int run(pt_run_t *r, const char *dir, const char *const *args)
 {
-	char *argv[48];
-	size_t n = 0;
-	argv[n++] = "phonetrust";
-	if (dir) {
-		argv[n++] = "--data";
-		argv[n++] = (char *)dir;
-	}
-	for (; *args && n < 47; args++)
-		argv[n++] = (char *)*args;
-	argv[n] = NULL;
-	pt_test_runv(r, NULL, "cli/phonetrust", argv);
-	return r->status;
+	return pt_node_cli(r, dir, args);
 }
 
 static void ok_in(const char *dir, const char *const *args)
 {
-	pt_run_t r;
-	ck_assert_msg(run(&r, dir, args) == 0, "%s %s: %s", args[0], args[1],
-		      r.err);
-	pt_run_clear(&r);
+	pt_node_cli_ok(dir, args);
 }
 
 /* `phone boot --tftp SERVER --mac MAC` plus extra arguments. */
@@ -148,51 +133,14 @@ static char *key_file(const char *name, EVP_PKEY *key, const char *cn,
 	return path;
 }
 
-/* Gives the device an LSC, as a finished CAPF session would. */
-static void give_lsc(const char *device, X509 *cert)
-{
-	uint8_t *der = NULL;
-	size_t der_len = 0;
-	pt_store_t *store = NULL;
-	pt_txn_t *txn = NULL;
-	Pt__Device *dev = NULL;
-	ck_assert_int_eq(pt_certs_encode_der(cert, &der, &der_len), PT_OK);
-	ck_assert_int_eq(pt_store_open(pub, 0, 0, &store), PT_OK);
-	ck_assert_int_eq(pt_txn_begin(store, true, "test", &txn), PT_OK);
-	ck_assert_int_eq(pt_device_get(txn, device, &dev), PT_OK);
-	if (dev->lsc)
-		pt_record_free(&dev->lsc->base);
-	ck_assert_int_eq(pt_certs_parse(der, der_len, &dev->lsc), PT_OK);
-	ck_assert_int_eq(pt_device_put(txn, dev), PT_OK);
-	ck_assert_int_eq(pt_txn_commit(&txn, NULL), PT_OK);
-	pt_record_free(&dev->base);
-	pt_store_destroy(&store);
-	free(der);
-}
-
 /* A publisher in dir in mixed mode, its CTL signed by two new tokens
- * (prefix names their files and CNs). */
+ * named <prefix>-SAST-A and -B. */
 static void make_publisher(const char *dir, const char *prefix)
 {
-	char *pw = path_in(tmp, "password");
-	pt_test_write_file(pw, PASSWORD "\n");
-	ok_in(dir, (const char *[]){"init", "--name", "pub", "--role",
-				    "publisher", "--address", "127.0.0.1",
-				    "--password-file", pw, NULL});
-	free(pw);
-	char *tok[2];
-	for (int i = 0; i < 2; i++) {
-		char name[64];
-		EVP_PKEY *k = NULL;
-		ck_assert_int_eq(pt_certs_new_key(PT_KEY_RSA2048, &k), PT_OK);
-		snprintf(name, sizeof name, "%s-token-%c.pem", prefix, 'a' + i);
-		tok[i] = key_file(name, k, name, (uint32_t)(0xa0 + i), NULL);
-		EVP_PKEY_free(k);
-	}
-	ok_in(dir, (const char *[]){"ctl", "init", "--token", tok[0],
-				    "--token", tok[1], NULL});
-	free(tok[0]);
-	free(tok[1]);
+	char cn[64];
+	snprintf(cn, sizeof cn, "%s-SAST-", prefix);
+	pt_node_init(dir, "pub", "publisher", NULL);
+	pt_node_mixed(dir, cn);
 }
 
 /* Writes what the publisher serves for name into the TFTP directory. */
@@ -352,28 +300,19 @@ static void setup(void)
 	pub = path_in(tmp, "pub");
 	srv = path_in(tmp, "srv");
 	ck_assert_int_eq(mkdir(srv, 0755), 0);
-	char *dpw = path_in(tmp, "digest"), src[4200];
+	char *dpw = path_in(tmp, "digest");
 	pt_test_write_file(dpw, DIGEST_PW "\n");
-	snprintf(src, sizeof src, "file:%s", dpw);
 	make_publisher(pub, "pub");
-	ok_in(pub, (const char *[]){"profile", "add", "Enc SIP", "--protocol",
-				    "sip", "--mode", "encrypted",
-				    "--tftp-encrypted-config", "yes",
-				    "--auth-mode", "null", NULL});
-	ok_in(pub, (const char *[]){"device", "add", PLAIN, "--model", "8841",
-				    "--profile",
-				    "Cisco 8841 - Standard SIP Non-Secure "
-				    "Profile",
-				    "--digest-user", "alice",
-				    "--digest-password", src, NULL});
-	ok_in(pub, (const char *[]){"device", "add", ENC, "--model", "8841",
-				    "--profile", "Enc SIP", "--digest-user",
-				    "bob", "--digest-password", src, NULL});
+	pt_node_add_enc_profile(pub);
+	pt_node_add_device(pub, PLAIN,
+			   "Cisco 8841 - Standard SIP Non-Secure Profile",
+			   "alice", dpw);
+	pt_node_add_device(pub, ENC, PT_NODE_ENC_PROFILE, "bob", dpw);
 	free(dpw);
 	X509 *lsc = NULL;
 	ck_assert_int_eq(pt_certs_new_key(PT_KEY_RSA2048, &phone_key), PT_OK);
 	phone_pem = key_file("phone.pem", phone_key, ENC "-LSC", 0x77, &lsc);
-	give_lsc(ENC, lsc);
+	pt_node_give_lsc(pub, ENC, lsc);
 	X509_free(lsc);
 
 	export(pub, (const char *[]){"ctl", "show", NULL}, "CTLFile.tlv");
@@ -420,7 +359,7 @@ START_TEST(plain_phone_boots_and_verifies)
 	ck_assert_msg(boot(&r, PLAIN_MAC, NULL) == 0, "%s%s", r.out, r.err);
 	ck_assert_ptr_nonnull(strstr(r.out, ": booted"));
 	ck_assert_ptr_nonnull(strstr(r.out, "trusted on first use"));
-	ck_assert_ptr_nonnull(strstr(r.out, "signed by CN=pub-token-a.pem"));
+	ck_assert_ptr_nonnull(strstr(r.out, "signed by CN=pub-SAST-A"));
 	ck_assert_ptr_nonnull(strstr(r.out, "configuration: signed, not "
 					    "encrypted"));
 	ck_assert_ptr_nonnull(strstr(r.out, "alice"));
@@ -448,7 +387,7 @@ START_TEST(plain_phone_boots_and_verifies)
 	ck_assert_int_eq(json_integer_value(json_object_get(cfg, "blksize")),
 			 1428);
 	json_t *ctl = json_object_get(j, "ctl");
-	ck_assert_str_eq(jstr(ctl, "signer"), "CN=pub-token-a.pem");
+	ck_assert_str_eq(jstr(ctl, "signer"), "CN=pub-SAST-A");
 	ck_assert_uint_eq(json_array_size(json_object_get(ctl, "records")), 4);
 	json_t *c = json_object_get(j, "config");
 	ck_assert(json_is_true(json_object_get(c, "signed")));
@@ -723,7 +662,7 @@ START_TEST(state_refuses_a_ctl_of_unknown_tokens)
 
 	/* A factory-fresh phone trusts it on first use. */
 	ck_assert_int_eq(boot(&r, PLAIN_MAC, NULL), 0);
-	ck_assert_ptr_nonnull(strstr(r.out, "CN=rogue-token-a.pem"));
+	ck_assert_ptr_nonnull(strstr(r.out, "CN=rogue-SAST-A"));
 	pt_run_clear(&r);
 	free(pub2);
 	free(kept_ctl);

@@ -13,9 +13,9 @@
 #include "lib/certs.h"
 #include "lib/errors.h"
 #include "lib/sgn.h"
+#include "pt_node.h"
 #include "pt_test.h"
 #include "pt_testcert.h"
-#include "pt_testtoken.h"
 #include "store/records.h"
 #include "store/store.h"
 
@@ -33,40 +33,16 @@ static char *path_in(const char *rel)
 
 static void ok(const char *const *args)
 {
-	char *argv[32];
-	size_t n = 0;
-	argv[n++] = "phonetrust";
-	argv[n++] = "--data";
-	argv[n++] = pub;
-	for (; *args; args++)
-		argv[n++] = (char *)*args;
-	argv[n] = NULL;
-	pt_run_t r;
-	pt_test_runv(&r, NULL, "cli/phonetrust", argv);
-	ck_assert_msg(r.status == 0, "%s %s: %s", argv[3], argv[4], r.err);
-	pt_run_clear(&r);
+	pt_node_cli_ok(pub, args);
 }
 
+/* An LSC for a new key, as a finished CAPF session records it. */
 static void give_lsc(const char *device)
 {
 	EVP_PKEY *key = NULL;
 	ck_assert_int_eq(pt_certs_new_key(PT_KEY_RSA2048, &key), PT_OK);
 	X509 *cert = pt_testcert(key, device, 0x55);
-	uint8_t *der = NULL;
-	size_t der_len = 0;
-	ck_assert_int_eq(pt_certs_encode_der(cert, &der, &der_len), PT_OK);
-	pt_store_t *store = NULL;
-	pt_txn_t *txn = NULL;
-	Pt__Device *dev = NULL;
-	ck_assert_int_eq(pt_store_open(pub, 0, 0, &store), PT_OK);
-	ck_assert_int_eq(pt_txn_begin(store, true, "test", &txn), PT_OK);
-	ck_assert_int_eq(pt_device_get(txn, device, &dev), PT_OK);
-	ck_assert_int_eq(pt_certs_parse(der, der_len, &dev->lsc), PT_OK);
-	ck_assert_int_eq(pt_device_put(txn, dev), PT_OK);
-	ck_assert_int_eq(pt_txn_commit(&txn, NULL), PT_OK);
-	pt_record_free(&dev->base);
-	pt_store_destroy(&store);
-	free(der);
+	pt_node_give_lsc(pub, device, cert);
 	X509_free(cert);
 	EVP_PKEY_free(key);
 }
@@ -75,37 +51,11 @@ static void setup(void)
 {
 	tmp = pt_test_tmpdir();
 	pub = path_in("pub");
-	char *pw = path_in("password");
-	pt_test_write_file(pw, "correct horse battery staple\n");
-	ok((const char *[]){"init", "--name", "pub", "--role", "publisher",
-			    "--address", "127.0.0.1", "--password-file", pw,
-			    NULL});
-	free(pw);
-	char *f[2];
-	for (int i = 0; i < 2; i++) {
-		EVP_PKEY *k = NULL;
-		ck_assert_int_eq(pt_certs_new_key(PT_KEY_RSA2048, &k), PT_OK);
-		X509 *x = pt_testcert(k, i ? "SAST-B" : "SAST-A",
-				      (uint32_t)(0xa0 + i));
-		uint8_t *b = NULL;
-		size_t n = 0;
-		pt_testtoken_pem(k, x, NULL, &b, &n);
-		f[i] = path_in(i ? "b.pem" : "a.pem");
-		pt_testtoken_write(f[i], b, n);
-		free(b);
-		EVP_PKEY_free(k);
-		X509_free(x);
-	}
-	ok((const char *[]){"ctl", "init", "--token", f[0], "--token", f[1],
-			    NULL});
-	free(f[0]);
-	free(f[1]);
-	ok((const char *[]){"profile", "add", "Enc SIP", "--protocol", "sip",
-			    "--mode", "encrypted", "--tftp-encrypted-config",
-			    "yes", "--auth-mode", "null", NULL});
-	ok((const char *[]){"device", "add", PHONE, "--model", "8841", NULL});
-	ok((const char *[]){"device", "add", PHONE_ENC, "--model", "8841",
-			    "--profile", "Enc SIP", NULL});
+	pt_node_init(pub, "pub", "publisher", NULL);
+	pt_node_mixed(pub, "SAST-");
+	pt_node_add_enc_profile(pub);
+	pt_node_add_device(pub, PHONE, NULL, NULL, NULL);
+	pt_node_add_device(pub, PHONE_ENC, PT_NODE_ENC_PROFILE, NULL, NULL);
 	give_lsc(PHONE_ENC);
 	ok((const char *[]){"itl", "show", NULL}); /* builds the ITL */
 }

@@ -15,6 +15,7 @@
 #include "lib/errors.h"
 #include "lib/params.h"
 #include "lib/tlv.h"
+#include "pt_node.h"
 #include "pt_test.h"
 #include "pt_testcert.h"
 #include "store/records.h"
@@ -23,32 +24,11 @@
 static char *root, *dir;
 static pt_store_t *store;
 
-static void init_node(const char *data, const char *name, const char *role,
-		      const char *key_type)
-{
-	char pw[512];
-	snprintf(pw, sizeof pw, "%s/password", root);
-	pt_test_write_file(pw, "itl source test password\n");
-	pt_run_t res;
-	if (strcmp(role, "publisher") == 0)
-		pt_test_run(&res, NULL, pt_test_bin("cli/phonetrust"), "--data",
-			    data, "init", "--name", name, "--role", role,
-			    "--address", "127.0.0.1", "--password-file", pw,
-			    "--key-type", key_type, (char *)NULL);
-	else
-		pt_test_run(&res, NULL, pt_test_bin("cli/phonetrust"), "--data",
-			    data, "init", "--name", name, "--role", role,
-			    "--address", "127.0.0.2", "--key-type", key_type,
-			    (char *)NULL);
-	ck_assert_msg(res.status == 0, "init %s: %s", name, res.err);
-	pt_run_clear(&res);
-}
-
 static void setup(void)
 {
 	root = pt_test_tmpdir();
 	ck_assert_int_ne(asprintf(&dir, "%s/pub", root), -1);
-	init_node(dir, "pub", "publisher", "rsa2048");
+	pt_node_init(dir, "pub", "publisher", "rsa2048");
 	ck_assert_int_eq(pt_store_open(dir, 0, 0, &store), PT_OK);
 }
 
@@ -441,7 +421,7 @@ START_TEST(refusals)
 	/* A subscriber that has not received the cluster's data yet. */
 	char *sub = NULL;
 	ck_assert_int_ne(asprintf(&sub, "%s/sub1", root), -1);
-	init_node(sub, "sub1", "subscriber", "rsa2048");
+	pt_node_init(sub, "sub1", "subscriber", "rsa2048");
 	pt_store_t *s = NULL;
 	ck_assert_int_eq(pt_store_open(sub, 0, 0, &s), PT_OK);
 	ck_assert_int_eq(pt_itl_source_refresh(s, sub, &info, &d),
@@ -464,7 +444,7 @@ START_TEST(refusals)
 	 * the EC certificates. */
 	char *ec = NULL;
 	ck_assert_int_ne(asprintf(&ec, "%s/ec", root), -1);
-	init_node(ec, "ecpub", "publisher", "ec256");
+	pt_node_init(ec, "ecpub", "publisher", "ec256");
 	ck_assert_int_eq(pt_store_open(ec, 0, 0, &s), PT_OK);
 	ck_assert_int_eq(pt_itl_source_refresh(s, ec, &info, &d), PT_OK);
 	uint8_t *itl = NULL;

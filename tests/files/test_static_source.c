@@ -18,9 +18,8 @@
 #include "lib/errors.h"
 #include "lib/params.h"
 #include "lib/sgn.h"
+#include "pt_node.h"
 #include "pt_test.h"
-#include "pt_testcert.h"
-#include "pt_testtoken.h"
 #include "store/identity.h"
 #include "store/records.h"
 #include "store/store.h"
@@ -54,19 +53,6 @@ static void put_link(const char *target, const char *rel)
 	char *p = path_in(stat_dir, rel);
 	ck_assert_int_eq(symlink(target, p), 0);
 	free(p);
-}
-
-static void run_ok(const char *const *args)
-{
-	char *argv[24] = {"phonetrust", "--data", dir};
-	int n = 3;
-	for (; args[n - 3]; n++)
-		argv[n] = (char *)args[n - 3];
-	argv[n] = NULL;
-	pt_run_t r;
-	pt_test_runv(&r, NULL, "cli/phonetrust", argv);
-	ck_assert_msg(r.status == 0, "%s: %s", args[0], r.err);
-	pt_run_clear(&r);
 }
 
 /* The static directory:
@@ -131,12 +117,7 @@ static void setup_nonsecure(void)
 {
 	root = pt_test_tmpdir();
 	dir = path_in(root, "pub");
-	char *pw = path_in(root, "password");
-	pt_test_write_file(pw, "static source test password\n");
-	run_ok((const char *[]){"init", "--name", "pub", "--role",
-				"publisher", "--address", "127.0.0.1",
-				"--password-file", pw, NULL});
-	free(pw);
+	pt_node_init(dir, "pub", "publisher", NULL);
 	make_static_dir();
 }
 
@@ -145,25 +126,7 @@ static void setup_nonsecure(void)
 static void setup_mixed(void)
 {
 	setup_nonsecure();
-	EVP_PKEY *k[2];
-	char *f[2];
-	for (int i = 0; i < 2; i++) {
-		ck_assert_int_eq(pt_certs_new_key(PT_KEY_RSA2048, &k[i]), PT_OK);
-		X509 *x = pt_testcert(k[i], i ? "SAST-B" : "SAST-A",
-				      0xa0u + (uint32_t)i);
-		uint8_t *b = NULL;
-		size_t n = 0;
-		pt_testtoken_pem(k[i], x, NULL, &b, &n);
-		f[i] = path_in(root, i ? "b.pem" : "a.pem");
-		pt_testtoken_write(f[i], b, n);
-		free(b);
-		X509_free(x);
-		EVP_PKEY_free(k[i]);
-	}
-	run_ok((const char *[]){"ctl", "init", "--token", f[0], "--token",
-				f[1], NULL});
-	free(f[0]);
-	free(f[1]);
+	pt_node_mixed(dir, "SAST-");
 	open_node();
 }
 
