@@ -11,172 +11,29 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "lib/errors.h"
 #include "pt_test.h"
+#include "pt_testd.h"
 #include "store/records.h"
 #include "store/store.h"
 
 #define WAIT_MS 5000
 
-struct proc {
-	pid_t pid;
-	int fd[2]; /* stdout, stderr; -1 once closed */
-	char *buf[2];
-	size_t len[2];
-};
-
 static char *dir;
 static char *data_dir;
 static char *conf;
 static char *pid_path;
-static struct proc daemon_proc;
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void spawn(struct proc *p, const char *config, const char *extra)
-{
-	int out[2], err[2];
-	ck_assert_int_eq(pipe2(out, O_CLOEXEC), 0);
-	ck_assert_int_eq(pipe2(err, O_CLOEXEC), 0);
-	const char *bin = pt_test_bin("node/phonetrustd");
-	pid_t parent = getpid();
-	pid_t pid = fork();
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
-		/* Never outlive the test, whatever happens to it. */
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (getppid() != parent)
-			_exit(127);
-		int devnull = open("/dev/null", O_RDONLY);
-		dup2(devnull, 0);
-		dup2(out[1], 1);
-		dup2(err[1], 2);
-		char *argv[6];
-		int argc = 0;
-		argv[argc++] = (char *)bin;
-		if (config) {
-			argv[argc++] = (char *)"--config";
-			argv[argc++] = (char *)config;
-		}
-		if (extra)
-			argv[argc++] = (char *)extra;
-		argv[argc] = NULL;
-		execv(bin, argv);
-		fprintf(stderr, "exec %s failed: %s\n", bin, strerror(errno));
-		_exit(127);
-	}
-	close(out[1]);
-	close(err[1]);
-	*p = (struct proc){.pid = pid, .fd = {out[0], err[0]}};
-	for (int i = 0; i < 2; i++) {
-		p->buf[i] = calloc(1, 1);
-		ck_assert_ptr_nonnull(p->buf[i]);
-	}
-}
-
-/* Reads whatever the process printed within timeout_ms.  Returns false
- * once both outputs are closed. */
-static bool pump(struct proc *p, int timeout_ms)
-{
-	struct pollfd fds[2];
-	for (int i = 0; i < 2; i++)
-		fds[i] = (struct pollfd){.fd = p->fd[i], .events = POLLIN};
-	if (p->fd[0] < 0 && p->fd[1] < 0)
-		return false;
-	if (poll(fds, 2, timeout_ms) <= 0)
-		return true;
-	for (int i = 0; i < 2; i++) {
-		if (p->fd[i] < 0 || !fds[i].revents)
-			continue;
-		char chunk[4096];
-		ssize_t n = read(p->fd[i], chunk, sizeof chunk);
-		if (n <= 0) {
-			close(p->fd[i]);
-			p->fd[i] = -1;
-			continue;
-		}
-		p->buf[i] = realloc(p->buf[i], p->len[i] + (size_t)n + 1);
-		ck_assert_ptr_nonnull(p->buf[i]);
-		memcpy(p->buf[i] + p->len[i], chunk, (size_t)n);
-		p->len[i] += (size_t)n;
-		p->buf[i][p->len[i]] = '\0';
-	}
-	return true;
-}
-
-/* Waits (bounded) until stderr shows needle. */
-static bool wait_for(struct proc *p, const char *needle)
-{
-	int64_t deadline = now_ms() + WAIT_MS;
-	while (!strstr(p->buf[1], needle)) {
-		int64_t left = deadline - now_ms();
-		if (left <= 0 || !pump(p, (int)left))
-			return strstr(p->buf[1], needle) != NULL;
-	}
-	return true;
-}
-
-/* Waits (bounded) for the process to end and returns its exit status, or
- * 128 + signal.  A process still running at the deadline is killed and the
- * test fails. */
-static int wait_exit(struct proc *p)
-{
-	int64_t deadline = now_ms() + WAIT_MS;
-	while (now_ms() < deadline && pump(p, 100))
-		;
-	int status;
-	pid_t got;
-	while ((got = waitpid(p->pid, &status, WNOHANG)) == 0 &&
-	       now_ms() < deadline)
-		poll(NULL, 0, 20);
-	if (got == 0) {
-		kill(p->pid, SIGKILL);
-		waitpid(p->pid, &status, 0);
-		p->pid = 0;
-		ck_abort_msg("phonetrustd did not exit; stderr:\n%s",
-			     p->buf[1]);
-	}
-	p->pid = 0;
-	return WIFEXITED(status) ? WEXITSTATUS(status)
-				 : 128 + WTERMSIG(status);
-}
-
-static bool running(struct proc *p)
-{
-	int status;
-	return waitpid(p->pid, &status, WNOHANG) == 0;
-}
-
-static void proc_clear(struct proc *p)
-{
-	if (p->pid > 0) {
-		kill(p->pid, SIGKILL);
-		waitpid(p->pid, NULL, 0);
-	}
-	for (int i = 0; i < 2; i++) {
-		if (p->fd[i] >= 0)
-			close(p->fd[i]);
-		free(p->buf[i]);
-	}
-	memset(p, 0, sizeof *p);
-	p->fd[0] = p->fd[1] = -1;
-}
+static pt_testd_t daemon_proc = PT_TESTD_INIT;
 
 /* Runs phonetrustd to completion (bounded) and returns its status. */
-static int run_daemon(struct proc *p, const char *config, const char *extra)
+static int run_daemon(pt_testd_t *p, const char *config, const char *extra)
 {
-	spawn(p, config, extra);
-	return wait_exit(p);
+	pt_testd_spawn(p, config, extra);
+	return pt_testd_wait_exit(p, WAIT_MS);
 }
 
 static void write_config(const char *extra)
@@ -218,13 +75,12 @@ static void setup(void)
 	ck_assert_int_ge(asprintf(&data_dir, "%s/data", dir), 0);
 	ck_assert_int_ge(asprintf(&conf, "%s/phonetrust.ini", dir), 0);
 	ck_assert_int_ge(asprintf(&pid_path, "%s/phonetrustd.pid", dir), 0);
-	memset(&daemon_proc, 0, sizeof daemon_proc);
-	daemon_proc.fd[0] = daemon_proc.fd[1] = -1;
+	daemon_proc = (pt_testd_t)PT_TESTD_INIT;
 }
 
 static void teardown(void)
 {
-	proc_clear(&daemon_proc);
+	pt_testd_clear(&daemon_proc);
 	pt_test_rmtree(dir);
 	free(dir);
 	free(data_dir);
@@ -232,7 +88,7 @@ static void teardown(void)
 	free(pid_path);
 }
 
-static void assert_err_has(const struct proc *p, const char *needle)
+static void assert_err_has(const pt_testd_t *p, const char *needle)
 {
 	ck_assert_msg(strstr(p->buf[1], needle), "'%s' not in stderr:\n%s",
 		      needle, p->buf[1]);
@@ -253,9 +109,9 @@ START_TEST(starts_and_stops_on_sigterm)
 	/* A pid file left by a crash does not stop a start. */
 	pt_test_write_file(pid_path, "999999\n");
 
-	spawn(&daemon_proc, conf, NULL);
-	ck_assert_msg(wait_for(&daemon_proc, "ready:"), "not ready:\n%s",
-		      daemon_proc.buf[1]);
+	pt_testd_spawn(&daemon_proc, conf, NULL);
+	ck_assert_msg(pt_testd_wait_for(&daemon_proc, "ready:", WAIT_MS),
+		      "not ready:\n%s", daemon_proc.buf[1]);
 	assert_err_has(&daemon_proc, " info t1: ready: node t1, role publisher");
 	assert_err_has(&daemon_proc, "(schema 1, last sequence 1)");
 	assert_err_has(&daemon_proc, "running: none");
@@ -270,7 +126,7 @@ START_TEST(starts_and_stops_on_sigterm)
 	ck_assert_int_eq(pid_in_file(), daemon_proc.pid);
 
 	ck_assert_int_eq(kill(daemon_proc.pid, SIGTERM), 0);
-	ck_assert_int_eq(wait_exit(&daemon_proc), 0);
+	ck_assert_int_eq(pt_testd_wait_exit(&daemon_proc, WAIT_MS), 0);
 	assert_err_has(&daemon_proc, "received SIGTERM: stopping");
 	assert_err_has(&daemon_proc, "stopped on SIGTERM: store");
 	ck_assert_msg(access(pid_path, F_OK) != 0 && errno == ENOENT,
@@ -282,18 +138,19 @@ START_TEST(sighup_is_logged_and_sigint_stops)
 {
 	create_store();
 	write_config("[services]\ntftp = no\n");
-	spawn(&daemon_proc, conf, NULL);
-	ck_assert_msg(wait_for(&daemon_proc, "ready:"), "not ready:\n%s",
-		      daemon_proc.buf[1]);
+	pt_testd_spawn(&daemon_proc, conf, NULL);
+	ck_assert_msg(pt_testd_wait_for(&daemon_proc, "ready:", WAIT_MS),
+		      "not ready:\n%s", daemon_proc.buf[1]);
 	assert_err_has(&daemon_proc, "disabled: tftp");
 
 	ck_assert_int_eq(kill(daemon_proc.pid, SIGHUP), 0);
-	ck_assert_msg(wait_for(&daemon_proc, "received SIGHUP"),
-		      "SIGHUP not logged:\n%s", daemon_proc.buf[1]);
-	ck_assert(running(&daemon_proc));
+	ck_assert_msg(
+		pt_testd_wait_for(&daemon_proc, "received SIGHUP", WAIT_MS),
+		"SIGHUP not logged:\n%s", daemon_proc.buf[1]);
+	ck_assert(pt_testd_running(&daemon_proc));
 
 	ck_assert_int_eq(kill(daemon_proc.pid, SIGINT), 0);
-	ck_assert_int_eq(wait_exit(&daemon_proc), 0);
+	ck_assert_int_eq(pt_testd_wait_exit(&daemon_proc, WAIT_MS), 0);
 	assert_err_has(&daemon_proc, "received SIGINT: stopping");
 }
 END_TEST
@@ -310,9 +167,9 @@ START_TEST(unjoined_subscriber_says_it_does_not_replicate)
 			 0);
 	pt_test_write_file(conf, text);
 	free(text);
-	spawn(&daemon_proc, conf, NULL);
-	ck_assert_msg(wait_for(&daemon_proc, "ready:"), "not ready:\n%s",
-		      daemon_proc.buf[1]);
+	pt_testd_spawn(&daemon_proc, conf, NULL);
+	ck_assert_msg(pt_testd_wait_for(&daemon_proc, "ready:", WAIT_MS),
+		      "not ready:\n%s", daemon_proc.buf[1]);
 	assert_err_has(&daemon_proc, "role subscriber");
 	assert_err_has(&daemon_proc,
 		       "replication is not running: this node has not joined "
@@ -320,7 +177,7 @@ START_TEST(unjoined_subscriber_says_it_does_not_replicate)
 		       "tcp://PUBLISHER:5557)");
 	assert_err_has(&daemon_proc, "disabled: capf");
 	ck_assert_int_eq(kill(daemon_proc.pid, SIGTERM), 0);
-	ck_assert_int_eq(wait_exit(&daemon_proc), 0);
+	ck_assert_int_eq(pt_testd_wait_exit(&daemon_proc, WAIT_MS), 0);
 }
 END_TEST
 
@@ -328,23 +185,23 @@ START_TEST(second_daemon_refused_by_pid_file)
 {
 	create_store();
 	write_config(NULL);
-	spawn(&daemon_proc, conf, NULL);
-	ck_assert_msg(wait_for(&daemon_proc, "ready:"), "not ready:\n%s",
-		      daemon_proc.buf[1]);
+	pt_testd_spawn(&daemon_proc, conf, NULL);
+	ck_assert_msg(pt_testd_wait_for(&daemon_proc, "ready:", WAIT_MS),
+		      "not ready:\n%s", daemon_proc.buf[1]);
 
-	struct proc second = {.fd = {-1, -1}};
+	pt_testd_t second = PT_TESTD_INIT;
 	ck_assert_int_eq(run_daemon(&second, conf, NULL), 1);
 	char expect[128];
 	snprintf(expect, sizeof expect, "running phonetrustd (pid %ld)",
 		 (long)daemon_proc.pid);
 	assert_err_has(&second, expect);
-	proc_clear(&second);
+	pt_testd_clear(&second);
 
 	/* The first one is untouched and still owns its pid file. */
-	ck_assert(running(&daemon_proc));
+	ck_assert(pt_testd_running(&daemon_proc));
 	ck_assert_int_eq(pid_in_file(), daemon_proc.pid);
 	ck_assert_int_eq(kill(daemon_proc.pid, SIGTERM), 0);
-	ck_assert_int_eq(wait_exit(&daemon_proc), 0);
+	ck_assert_int_eq(pt_testd_wait_exit(&daemon_proc, WAIT_MS), 0);
 	ck_assert_int_ne(access(pid_path, F_OK), 0);
 }
 END_TEST
@@ -360,7 +217,7 @@ START_TEST(bad_config_exits_2)
 		 conf);
 	assert_err_has(&daemon_proc, expect);
 	ck_assert_int_ne(access(pid_path, F_OK), 0);
-	proc_clear(&daemon_proc);
+	pt_testd_clear(&daemon_proc);
 
 	write_config("colour = blue\n");
 	ck_assert_int_eq(run_daemon(&daemon_proc, conf, NULL), 2);
@@ -417,7 +274,7 @@ START_TEST(newer_schema_refused)
 	ck_assert_int_eq(run_daemon(&daemon_proc, conf, NULL), 1);
 	assert_err_has(&daemon_proc, "was written by a newer phonetrust");
 	ck_assert_int_ne(access(pid_path, F_OK), 0);
-	proc_clear(&daemon_proc);
+	pt_testd_clear(&daemon_proc);
 
 	ck_assert_int_eq(run_daemon(&daemon_proc, conf, "--check"), 1);
 	assert_err_has(&daemon_proc, "was written by a newer phonetrust");
@@ -432,7 +289,7 @@ START_TEST(check_mode)
 	ck_assert_msg(strstr(daemon_proc.buf[0], "configuration ok"), "%s",
 		      daemon_proc.buf[0]);
 	assert_err_has(&daemon_proc, "run 'phonetrust init --data");
-	proc_clear(&daemon_proc);
+	pt_testd_clear(&daemon_proc);
 
 	create_store();
 	ck_assert_int_eq(run_daemon(&daemon_proc, conf, "--check"), 0);
@@ -441,7 +298,7 @@ START_TEST(check_mode)
 		      "%s", daemon_proc.buf[0]);
 	/* Checking starts nothing: no pid file. */
 	ck_assert_int_ne(access(pid_path, F_OK), 0);
-	proc_clear(&daemon_proc);
+	pt_testd_clear(&daemon_proc);
 
 	write_config("[services]\ncapf = perhaps\n");
 	ck_assert_int_eq(run_daemon(&daemon_proc, conf, "--check"), 1);
@@ -453,16 +310,16 @@ START_TEST(usage_errors_exit_2)
 {
 	ck_assert_int_eq(run_daemon(&daemon_proc, NULL, NULL), 2);
 	assert_err_has(&daemon_proc, "--config FILE is required");
-	proc_clear(&daemon_proc);
+	pt_testd_clear(&daemon_proc);
 
 	ck_assert_int_eq(run_daemon(&daemon_proc, conf, "--bogus"), 2);
 	assert_err_has(&daemon_proc, "unknown option --bogus");
-	proc_clear(&daemon_proc);
+	pt_testd_clear(&daemon_proc);
 
 	/* A configuration file that is not there is a configuration error. */
 	ck_assert_int_eq(run_daemon(&daemon_proc, conf, "--foreground"), 2);
 	assert_err_has(&daemon_proc, "cannot open");
-	proc_clear(&daemon_proc);
+	pt_testd_clear(&daemon_proc);
 
 	ck_assert_int_eq(run_daemon(&daemon_proc, NULL, "--help"), 0);
 	ck_assert(strstr(daemon_proc.buf[0], "usage: phonetrustd"));

@@ -13,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -21,7 +20,9 @@
 #include <unistd.h>
 
 #include "lib/errors.h"
+#include "pt_node.h"
 #include "pt_test.h"
+#include "pt_testd.h"
 #include "store/records.h"
 #include "store/store.h"
 
@@ -29,49 +30,13 @@
 
 static char *dir, *data_dir, *conf, *static_dir;
 static uint16_t port;
-static pid_t pid;
-static int err_fd = -1;
-static char *err_text;
-static size_t err_len;
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* A UDP port nobody holds right now (the kernel's pick, released). */
-static uint16_t free_udp_port(void)
-{
-	int fd = socket(AF_INET, SOCK_DGRAM, 0);
-	struct sockaddr_in a = {.sin_family = AF_INET,
-				.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t len = sizeof a;
-	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
-	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-	close(fd);
-	return ntohs(a.sin_port);
-}
+static pt_testd_t daemon_proc = PT_TESTD_INIT;
 
 /* A real node: the TFTP service signs with the identity init makes. */
 static void create_store(void)
 {
-	char *pw = NULL;
-	pt_run_t r;
-	ck_assert_int_ge(asprintf(&pw, "%s/password", dir), 0);
-	pt_test_write_file(pw, "correct horse battery staple\n");
-	pt_test_run(&r, NULL, "cli/phonetrust", "--data", data_dir, "init",
-		    "--name", "t1", "--role", "publisher", "--address",
-		    "127.0.0.1", "--password-file", pw, NULL);
-	ck_assert_msg(r.status == 0, "init: %s", r.err);
-	pt_run_clear(&r);
-	pt_test_run(&r, NULL, "cli/phonetrust", "--data", data_dir, "device",
-		    "add", "SEP001122334455", "--model", "8841", NULL);
-	ck_assert_msg(r.status == 0, "device add: %s", r.err);
-	pt_run_clear(&r);
-	free(pw);
+	pt_node_init(data_dir, "t1", "publisher", NULL);
+	pt_node_add_device(data_dir, "SEP001122334455", NULL, NULL, NULL);
 }
 
 static void write_config(const char *tftp_extra)
@@ -93,87 +58,11 @@ static void write_config(const char *tftp_extra)
 	free(text);
 }
 
-static void spawn(void)
-{
-	int err[2];
-	ck_assert_int_eq(pipe2(err, O_CLOEXEC), 0);
-	const char *bin = pt_test_bin("node/phonetrustd");
-	pid_t parent = getpid();
-	pid = fork();
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (getppid() != parent)
-			_exit(127);
-		int devnull = open("/dev/null", O_RDWR);
-		dup2(devnull, 0);
-		dup2(devnull, 1);
-		dup2(err[1], 2);
-		execl(bin, bin, "--config", conf, (char *)NULL);
-		_exit(127);
-	}
-	close(err[1]);
-	err_fd = err[0];
-	free(err_text);
-	err_text = calloc(1, 1);
-	err_len = 0;
-}
-
-/* Reads stderr for up to timeout_ms; false once it is closed. */
-static bool pump(int timeout_ms)
-{
-	struct pollfd p = {.fd = err_fd, .events = POLLIN};
-	if (err_fd < 0)
-		return false;
-	if (poll(&p, 1, timeout_ms) <= 0)
-		return true;
-	char chunk[4096];
-	ssize_t n = read(err_fd, chunk, sizeof chunk);
-	if (n <= 0) {
-		close(err_fd);
-		err_fd = -1;
-		return false;
-	}
-	err_text = realloc(err_text, err_len + (size_t)n + 1);
-	memcpy(err_text + err_len, chunk, (size_t)n);
-	err_len += (size_t)n;
-	err_text[err_len] = '\0';
-	return true;
-}
-
-static bool wait_for(const char *needle)
-{
-	int64_t end = now_ms() + WAIT_MS;
-	while (!strstr(err_text, needle) && now_ms() < end)
-		if (!pump((int)(end - now_ms())))
-			break;
-	return strstr(err_text, needle) != NULL;
-}
-
-static int wait_exit(void)
-{
-	int64_t end = now_ms() + WAIT_MS;
-	int status = 0;
-	while (pump(50) && now_ms() < end)
-		;
-	pid_t got;
-	while ((got = waitpid(pid, &status, WNOHANG)) == 0 && now_ms() < end)
-		poll(NULL, 0, 20);
-	if (got == 0) {
-		kill(pid, SIGKILL);
-		waitpid(pid, &status, 0);
-		pid = 0;
-		ck_abort_msg("phonetrustd did not exit:\n%s", err_text);
-	}
-	pid = 0;
-	return WIFEXITED(status) ? WEXITSTATUS(status)
-				 : 128 + WTERMSIG(status);
-}
-
 static void assert_err_has(const char *needle)
 {
-	ck_assert_msg(strstr(err_text, needle), "'%s' not in stderr:\n%s",
-		      needle, err_text);
+	ck_assert_msg(strstr(daemon_proc.buf[PT_TESTD_ERR], needle),
+		      "'%s' not in stderr:\n%s", needle,
+		      daemon_proc.buf[PT_TESTD_ERR]);
 }
 
 static void setup(void)
@@ -183,28 +72,19 @@ static void setup(void)
 	ck_assert_int_ge(asprintf(&conf, "%s/phonetrust.ini", dir), 0);
 	ck_assert_int_ge(asprintf(&static_dir, "%s/tftp", dir), 0);
 	ck_assert_int_eq(mkdir(static_dir, 0755), 0);
-	err_text = calloc(1, 1);
-	pid = 0;
-	port = free_udp_port();
+	daemon_proc = (pt_testd_t)PT_TESTD_INIT;
+	port = pt_testd_free_port(SOCK_DGRAM);
 	create_store();
 }
 
 static void teardown(void)
 {
-	if (pid > 0) {
-		kill(pid, SIGKILL);
-		waitpid(pid, NULL, 0);
-	}
-	if (err_fd >= 0)
-		close(err_fd);
-	err_fd = -1;
+	pt_testd_clear(&daemon_proc);
 	pt_test_rmtree(dir);
 	free(dir);
 	free(data_dir);
 	free(conf);
 	free(static_dir);
-	free(err_text);
-	err_text = NULL;
 }
 
 START_TEST(serves_static_dir_to_curl)
@@ -224,8 +104,9 @@ START_TEST(serves_static_dir_to_curl)
 	ck_assert_int_ge(asprintf(&extra, "static_dir = %s\n", static_dir), 0);
 	write_config(extra);
 
-	spawn();
-	ck_assert_msg(wait_for("ready:"), "not ready:\n%s", err_text);
+	pt_testd_spawn(&daemon_proc, conf, NULL);
+	ck_assert_msg(pt_testd_wait_for(&daemon_proc, "ready:", WAIT_MS),
+		      "not ready:\n%s", daemon_proc.buf[PT_TESTD_ERR]);
 	char want[512];
 	snprintf(want, sizeof want,
 		 "running: tftp (udp 127.0.0.1:%u, 2 workers, phone files and "
@@ -261,11 +142,13 @@ START_TEST(serves_static_dir_to_curl)
 	pt_test_runv(&res, NULL, "/usr/bin/timeout", argv2);
 	ck_assert_int_ne(res.status, 0);
 	pt_run_clear(&res);
-	ck_assert_msg(wait_for("refused read request for '../data'"),
-		      "refusal not logged:\n%s", err_text);
+	ck_assert_msg(pt_testd_wait_for(&daemon_proc,
+					"refused read request for '../data'",
+					WAIT_MS),
+		      "refusal not logged:\n%s", daemon_proc.buf[PT_TESTD_ERR]);
 
-	ck_assert_int_eq(kill(pid, SIGTERM), 0);
-	ck_assert_int_eq(wait_exit(), 0);
+	ck_assert_int_eq(kill(daemon_proc.pid, SIGTERM), 0);
+	ck_assert_int_eq(pt_testd_wait_exit(&daemon_proc, WAIT_MS), 0);
 	assert_err_has("tftp at stop: 2 requests, 1 transfers completed, 0 "
 		       "failed, 0 active");
 	assert_err_has("1 denied");
@@ -285,8 +168,8 @@ START_TEST(port_in_use_refused)
 				.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 	ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
 	write_config("");
-	spawn();
-	ck_assert_int_eq(wait_exit(), 1);
+	pt_testd_spawn(&daemon_proc, conf, NULL);
+	ck_assert_int_eq(pt_testd_wait_exit(&daemon_proc, WAIT_MS), 1);
 	char want[256];
 	snprintf(want, sizeof want, "tftp: UDP 127.0.0.1:%u is in use by "
 				    "another process",
@@ -299,8 +182,8 @@ END_TEST
 START_TEST(missing_static_dir_refused)
 {
 	write_config("static_dir = /nonexistent/pt-tftp\n");
-	spawn();
-	ck_assert_int_eq(wait_exit(), 1);
+	pt_testd_spawn(&daemon_proc, conf, NULL);
+	ck_assert_int_eq(pt_testd_wait_exit(&daemon_proc, WAIT_MS), 1);
 	assert_err_has("tftp: cannot open [tftp] static_dir "
 		       "/nonexistent/pt-tftp: ");
 }

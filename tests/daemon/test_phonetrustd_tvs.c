@@ -14,7 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -23,21 +22,16 @@
 #include "lib/clock.h"
 #include "lib/errors.h"
 #include "lib/tvs_msg.h"
+#include "pt_node.h"
 #include "pt_test.h"
+#include "pt_testd.h"
 #include "store/store.h"
 #include "tvs/tvs_client.h"
 
 #define WAIT_MS 15000
 
-struct proc {
-	pid_t pid;
-	int fd; /* stderr; -1 once closed */
-	char *err;
-	size_t len;
-};
-
 static char *dir, *data, *conf;
-static struct proc daemon_proc = {.fd = -1};
+static pt_testd_t daemon_proc = PT_TESTD_INIT;
 static uint16_t tvs_port, stream_port, sync_port;
 
 static char *path_in(const char *name)
@@ -47,31 +41,9 @@ static char *path_in(const char *name)
 	return p;
 }
 
-/* A port nobody listens on right now. */
-static uint16_t free_port(void)
-{
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	struct sockaddr_in in = {.sin_family = AF_INET};
-	socklen_t len = sizeof in;
-	inet_pton(AF_INET, "127.0.0.1", &in.sin_addr);
-	ck_assert_int_eq(bind(fd, (struct sockaddr *)&in, sizeof in), 0);
-	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&in, &len), 0);
-	close(fd);
-	return ntohs(in.sin_port);
-}
-
 static void init_publisher(void)
 {
-	char *pw = path_in("password");
-	pt_test_write_file(pw, "tvs daemon test password\n");
-	pt_run_t r;
-	pt_test_run(&r, NULL, "cli/phonetrust", "--data", data, "init",
-		    "--name", "pub1", "--role", "publisher", "--address",
-		    "127.0.0.1", "--password-file", pw, "--key-type", "ec256",
-		    NULL);
-	ck_assert_msg(r.status == 0, "init: %s", r.err);
-	pt_run_clear(&r);
-	free(pw);
+	pt_node_init(data, "pub1", "publisher", "ec256");
 }
 
 static void write_config(const char *tvs_extra)
@@ -90,102 +62,11 @@ static void write_config(const char *tvs_extra)
 	free(text);
 }
 
-static void spawn(struct proc *p)
-{
-	int err[2];
-	ck_assert_int_eq(pipe2(err, O_CLOEXEC), 0);
-	const char *bin = pt_test_bin("node/phonetrustd");
-	pid_t parent = getpid();
-	pid_t pid = fork();
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (getppid() != parent)
-			_exit(127);
-		int devnull = open("/dev/null", O_RDWR);
-		dup2(devnull, 0);
-		dup2(devnull, 1);
-		dup2(err[1], 2);
-		execl(bin, bin, "--config", conf, (char *)NULL);
-		_exit(127);
-	}
-	close(err[1]);
-	*p = (struct proc){.pid = pid, .fd = err[0], .err = calloc(1, 1)};
-	ck_assert_ptr_nonnull(p->err);
-}
-
-/* Reads what the daemon printed within timeout_ms; false once its stderr
- * is closed. */
-static bool pump(struct proc *p, int timeout_ms)
-{
-	if (p->fd < 0)
-		return false;
-	struct pollfd pf = {.fd = p->fd, .events = POLLIN};
-	if (poll(&pf, 1, timeout_ms) <= 0)
-		return true;
-	char chunk[4096];
-	ssize_t n = read(p->fd, chunk, sizeof chunk);
-	if (n <= 0) {
-		close(p->fd);
-		p->fd = -1;
-		return false;
-	}
-	p->err = realloc(p->err, p->len + (size_t)n + 1);
-	ck_assert_ptr_nonnull(p->err);
-	memcpy(p->err + p->len, chunk, (size_t)n);
-	p->len += (size_t)n;
-	p->err[p->len] = '\0';
-	return true;
-}
-
-static bool wait_for(struct proc *p, const char *needle)
-{
-	int64_t deadline = pt_clock_mono_ms() + WAIT_MS;
-	while (!strstr(p->err, needle)) {
-		int64_t left = deadline - pt_clock_mono_ms();
-		if (left <= 0 || !pump(p, (int)left))
-			return strstr(p->err, needle) != NULL;
-	}
-	return true;
-}
-
-static int wait_exit(struct proc *p)
-{
-	int64_t deadline = pt_clock_mono_ms() + WAIT_MS;
-	while (pt_clock_mono_ms() < deadline && pump(p, 100))
-		;
-	int status;
-	pid_t got;
-	while ((got = waitpid(p->pid, &status, WNOHANG)) == 0 &&
-	       pt_clock_mono_ms() < deadline)
-		poll(NULL, 0, 20);
-	if (got == 0) {
-		kill(p->pid, SIGKILL);
-		waitpid(p->pid, &status, 0);
-		p->pid = 0;
-		ck_abort_msg("phonetrustd did not exit; stderr:\n%s", p->err);
-	}
-	p->pid = 0;
-	return WIFEXITED(status) ? WEXITSTATUS(status)
-				 : 128 + WTERMSIG(status);
-}
-
-static void proc_clear(struct proc *p)
-{
-	if (p->pid > 0) {
-		kill(p->pid, SIGKILL);
-		waitpid(p->pid, NULL, 0);
-	}
-	if (p->fd >= 0)
-		close(p->fd);
-	free(p->err);
-	*p = (struct proc){.fd = -1};
-}
-
 static void assert_err_has(const char *needle)
 {
-	ck_assert_msg(strstr(daemon_proc.err, needle), "'%s' not in:\n%s",
-		      needle, daemon_proc.err);
+	ck_assert_msg(strstr(daemon_proc.buf[PT_TESTD_ERR], needle),
+		      "'%s' not in:\n%s", needle,
+		      daemon_proc.buf[PT_TESTD_ERR]);
 }
 
 static void setup(void)
@@ -193,15 +74,15 @@ static void setup(void)
 	dir = pt_test_tmpdir();
 	data = path_in("data");
 	conf = path_in("phonetrust.ini");
-	tvs_port = free_port();
-	stream_port = free_port();
-	sync_port = free_port();
-	daemon_proc = (struct proc){.fd = -1};
+	tvs_port = pt_testd_free_port(SOCK_STREAM);
+	stream_port = pt_testd_free_port(SOCK_STREAM);
+	sync_port = pt_testd_free_port(SOCK_STREAM);
+	daemon_proc = (pt_testd_t)PT_TESTD_INIT;
 }
 
 static void teardown(void)
 {
-	proc_clear(&daemon_proc);
+	pt_testd_clear(&daemon_proc);
 	pt_test_rmtree(dir);
 	free(dir);
 	free(data);
@@ -257,18 +138,7 @@ static char *write_cert(const char *name, long from, long to)
 
 static void cli_ok(const char *const *args)
 {
-	char *argv[16];
-	int n = 0;
-	argv[n++] = (char *)"phonetrust";
-	argv[n++] = (char *)"--data";
-	argv[n++] = data;
-	for (; *args; args++)
-		argv[n++] = (char *)*args;
-	argv[n] = NULL;
-	pt_run_t r;
-	pt_test_runv(&r, NULL, "cli/phonetrust", argv);
-	ck_assert_msg(r.status == 0, "%s %s: %s", argv[3], argv[4], r.err);
-	pt_run_clear(&r);
+	pt_node_cli_ok(data, args);
 }
 
 static int ask(const uint8_t *der, size_t len, pt_tvs_answer_t *a)
@@ -304,9 +174,9 @@ static void ask_file(const char *pem_path, pt_tvs_answer_t *a)
 
 static void start_daemon(void)
 {
-	spawn(&daemon_proc);
-	ck_assert_msg(wait_for(&daemon_proc, "ready:"), "not ready:\n%s",
-		      daemon_proc.err);
+	pt_testd_spawn(&daemon_proc, conf, NULL);
+	ck_assert_msg(pt_testd_wait_for(&daemon_proc, "ready:", WAIT_MS),
+		      "not ready:\n%s", daemon_proc.buf[PT_TESTD_ERR]);
 }
 
 START_TEST(answers_over_tls)
@@ -350,7 +220,8 @@ START_TEST(answers_over_tls)
 				"callmanager", NULL});
 	ask_file(old, &a);
 	ck_assert(!a.valid && a.status == 1);
-	ck_assert(wait_for(&daemon_proc, "trusted but expired at"));
+	ck_assert(pt_testd_wait_for(&daemon_proc, "trusted but expired at",
+				    WAIT_MS));
 
 	/* openssl s_client, fed the request bytes: the CAPF certificate. */
 	uint8_t *der, req[4096];
@@ -407,11 +278,13 @@ START_TEST(answers_over_tls)
 			 PT_ERR_INCOMPLETE);
 	X509_free(anchor);
 	free(anchor_path);
-	ck_assert(wait_for(&daemon_proc, "closed without an answer: not a "
-					 "TVS header"));
+	ck_assert(pt_testd_wait_for(&daemon_proc,
+				    "closed without an answer: not a "
+				    "TVS header",
+				    WAIT_MS));
 
 	ck_assert_int_eq(kill(daemon_proc.pid, SIGTERM), 0);
-	ck_assert_int_eq(wait_exit(&daemon_proc), 0);
+	ck_assert_int_eq(pt_testd_wait_exit(&daemon_proc, WAIT_MS), 0);
 	assert_err_has("tvs at stop: 7 connections, 0 open; answered 3 valid, "
 		       "2 unknown, 1 expired; closed without an answer: 1 "
 		       "malformed");
@@ -430,7 +303,7 @@ START_TEST(port_from_cluster_parameter)
 	char value[16];
 	uint16_t port = 0;
 	/* The parameter's range starts at 1024. */
-	while ((port = free_port()) < 1024)
+	while ((port = pt_testd_free_port(SOCK_STREAM)) < 1024)
 		;
 	tvs_port = port;
 	snprintf(value, sizeof value, "%u", port);
@@ -450,7 +323,7 @@ START_TEST(port_from_cluster_parameter)
 	ck_assert(a.valid && a.n_roles == 1 && a.roles[0] == 21);
 	free(tvs);
 	ck_assert_int_eq(kill(daemon_proc.pid, SIGTERM), 0);
-	ck_assert_int_eq(wait_exit(&daemon_proc), 0);
+	ck_assert_int_eq(pt_testd_wait_exit(&daemon_proc, WAIT_MS), 0);
 }
 END_TEST
 
@@ -464,10 +337,10 @@ START_TEST(start_refusals)
 	char extra[64];
 	snprintf(extra, sizeof extra, "port = %u\n", tvs_port);
 	write_config(extra);
-	spawn(&daemon_proc);
-	ck_assert_int_eq(wait_exit(&daemon_proc), 1);
+	pt_testd_spawn(&daemon_proc, conf, NULL);
+	ck_assert_int_eq(pt_testd_wait_exit(&daemon_proc, WAIT_MS), 1);
 	assert_err_has("tvs: cannot load the node's TVS key and certificate");
-	proc_clear(&daemon_proc);
+	pt_testd_clear(&daemon_proc);
 	pt_test_rmtree(data);
 
 	/* The port held by someone else. */
@@ -478,8 +351,8 @@ START_TEST(start_refusals)
 	inet_pton(AF_INET, "127.0.0.1", &in.sin_addr);
 	ck_assert_int_eq(bind(fd, (struct sockaddr *)&in, sizeof in), 0);
 	ck_assert_int_eq(listen(fd, 1), 0);
-	spawn(&daemon_proc);
-	ck_assert_int_eq(wait_exit(&daemon_proc), 1);
+	pt_testd_spawn(&daemon_proc, conf, NULL);
+	ck_assert_int_eq(pt_testd_wait_exit(&daemon_proc, WAIT_MS), 1);
 	assert_err_has("is in use by another process");
 	close(fd);
 }
