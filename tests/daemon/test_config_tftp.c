@@ -6,76 +6,53 @@
 
 #include "daemon/config.h"
 #include "lib/errors.h"
+#include "pt_conftest.h"
 #include "pt_test.h"
 
-static char *dir, *path;
-static pt_config_t cfg;
-static char why[1024];
+static pt_conftest_t t;
 
 static void setup(void)
 {
-	dir = pt_test_tmpdir();
-	ck_assert_int_ge(asprintf(&path, "%s/phonetrust.ini", dir), 0);
-	memset(&cfg, 0, sizeof cfg);
-	why[0] = '\0';
+	pt_conftest_init(&t);
 }
 
 static void teardown(void)
 {
-	pt_config_clear(&cfg);
-	pt_test_rmtree(dir);
-	free(dir);
-	free(path);
+	pt_conftest_clear(&t);
 }
 
-#define NODE                                                                  \
-	"[node]\n"                                                            \
-	"name = sub1\n"                                                       \
-	"role = subscriber\n"                                                 \
-	"data_dir = /var/lib/pt\n"                                            \
-	"[publisher]\n"                                                       \
-	"address = pub1.example.net\n"
-
-/* Lines of NODE: the first [tftp] line is line 7. */
+/* The first line after NODE is line 7. */
+#define NODE PT_CONFTEST_SUBSCRIBER
 
 static int parse(const char *text)
 {
-	pt_test_write_file(path, text);
-	return pt_config_parse_file(path, &cfg, why, sizeof why);
+	return pt_conftest_parse(&t, text);
 }
 
 static void expect_refused(const char *text, int line, const char *frag)
 {
-	char prefix[512];
-	ck_assert_msg(parse(text) == PT_ERR_CONFIG, "accepted: %s", text);
-	snprintf(prefix, sizeof prefix, "%s:%d: ", path, line);
-	if (line == 0)
-		snprintf(prefix, sizeof prefix, "%s: ", path);
-	ck_assert_msg(strncmp(why, prefix, strlen(prefix)) == 0,
-		      "'%s' does not start with '%s'", why, prefix);
-	ck_assert_msg(strstr(why, frag), "'%s' not in '%s'", frag, why);
-	ck_assert_ptr_null(cfg.tftp_bind_address);
-	ck_assert_ptr_null(cfg.tftp_static_dir);
+	pt_conftest_refused(&t, text, line, frag);
+	ck_assert_ptr_null(t.cfg.tftp_bind_address);
+	ck_assert_ptr_null(t.cfg.tftp_static_dir);
 }
 
 START_TEST(defaults)
 {
-	ck_assert_msg(parse(NODE "[ports]\nbind_address = 10.0.0.5\n") ==
-			      PT_OK,
-		      "%s", why);
-	ck_assert(cfg.tftp);
-	ck_assert(!cfg.tftp_enabled);
-	ck_assert_uint_eq(cfg.tftp_port, PT_CONFIG_DEFAULT_TFTP_PORT);
-	ck_assert_str_eq(cfg.tftp_bind_address, "10.0.0.5");
-	ck_assert_uint_eq(cfg.tftp_workers, 0);
-	ck_assert_uint_eq(cfg.tftp_blksize_max, 1468);
-	ck_assert_uint_eq(cfg.tftp_windowsize_max, 8);
-	ck_assert_uint_eq(cfg.tftp_timeout, 1);
-	ck_assert_uint_eq(cfg.tftp_retries, 5);
-	ck_assert_uint_eq(cfg.tftp_max_transfers, 10000);
-	ck_assert_uint_eq(cfg.tftp_per_client_max, 32);
-	ck_assert_uint_eq(cfg.tftp_per_client_rate, 50);
-	ck_assert_ptr_null(cfg.tftp_static_dir);
+	ck_assert_msg(parse(NODE "[ports]\nbind_address = 10.0.0.5\n") == PT_OK,
+		      "%s", t.why);
+	ck_assert(t.cfg.tftp);
+	ck_assert(!t.cfg.tftp_enabled);
+	ck_assert_uint_eq(t.cfg.tftp_port, PT_CONFIG_DEFAULT_TFTP_PORT);
+	ck_assert_str_eq(t.cfg.tftp_bind_address, "10.0.0.5");
+	ck_assert_uint_eq(t.cfg.tftp_workers, 0);
+	ck_assert_uint_eq(t.cfg.tftp_blksize_max, 1468);
+	ck_assert_uint_eq(t.cfg.tftp_windowsize_max, 8);
+	ck_assert_uint_eq(t.cfg.tftp_timeout, 1);
+	ck_assert_uint_eq(t.cfg.tftp_retries, 5);
+	ck_assert_uint_eq(t.cfg.tftp_max_transfers, 10000);
+	ck_assert_uint_eq(t.cfg.tftp_per_client_max, 32);
+	ck_assert_uint_eq(t.cfg.tftp_per_client_rate, 50);
+	ck_assert_ptr_null(t.cfg.tftp_static_dir);
 }
 END_TEST
 
@@ -94,29 +71,30 @@ START_TEST(every_key)
 				 "per_client_max = 0\n"
 				 "per_client_rate = 0\n"
 				 "static_dir = /srv/tftp\n") == PT_OK,
-		      "%s", why);
-	ck_assert(cfg.tftp_enabled);
-	ck_assert_uint_eq(cfg.tftp_port, 69);
-	ck_assert_str_eq(cfg.tftp_bind_address, "::");
-	ck_assert_str_eq(cfg.bind_address, "127.0.0.1");
-	ck_assert_uint_eq(cfg.tftp_workers, 4);
-	ck_assert_uint_eq(cfg.tftp_blksize_max, 65464);
-	ck_assert_uint_eq(cfg.tftp_windowsize_max, 64);
-	ck_assert_uint_eq(cfg.tftp_timeout, 3);
-	ck_assert_uint_eq(cfg.tftp_retries, 0);
-	ck_assert_uint_eq(cfg.tftp_max_transfers, 50000);
-	ck_assert_uint_eq(cfg.tftp_per_client_max, 0);
-	ck_assert_uint_eq(cfg.tftp_per_client_rate, 0);
-	ck_assert_str_eq(cfg.tftp_static_dir, "/srv/tftp");
+		      "%s", t.why);
+	ck_assert(t.cfg.tftp_enabled);
+	ck_assert_uint_eq(t.cfg.tftp_port, 69);
+	ck_assert_str_eq(t.cfg.tftp_bind_address, "::");
+	ck_assert_str_eq(t.cfg.bind_address, "127.0.0.1");
+	ck_assert_uint_eq(t.cfg.tftp_workers, 4);
+	ck_assert_uint_eq(t.cfg.tftp_blksize_max, 65464);
+	ck_assert_uint_eq(t.cfg.tftp_windowsize_max, 64);
+	ck_assert_uint_eq(t.cfg.tftp_timeout, 3);
+	ck_assert_uint_eq(t.cfg.tftp_retries, 0);
+	ck_assert_uint_eq(t.cfg.tftp_max_transfers, 50000);
+	ck_assert_uint_eq(t.cfg.tftp_per_client_max, 0);
+	ck_assert_uint_eq(t.cfg.tftp_per_client_rate, 0);
+	ck_assert_str_eq(t.cfg.tftp_static_dir, "/srv/tftp");
 }
 END_TEST
 
 START_TEST(same_port_in_both_places)
 {
-	ck_assert_msg(parse(NODE "[ports]\ntftp = 1069\n[tftp]\nport = 1069\n") ==
-			      PT_OK,
-		      "%s", why);
-	ck_assert_uint_eq(cfg.tftp_port, 1069);
+	ck_assert_msg(
+		parse(NODE "[ports]\ntftp = 1069\n[tftp]\nport = 1069\n") ==
+			PT_OK,
+		"%s", t.why);
+	ck_assert_uint_eq(t.cfg.tftp_port, 1069);
 }
 END_TEST
 
@@ -164,19 +142,19 @@ START_TEST(switched_off_service_ignores_section)
 	/* Settings without enabled are fine with the service off. */
 	ck_assert_msg(parse(NODE "[services]\ntftp = no\n[tftp]\nenabled = "
 				 "no\nworkers = 2\n") == PT_OK,
-		      "%s", why);
-	ck_assert(!cfg.tftp);
-	ck_assert(!cfg.tftp_enabled);
+		      "%s", t.why);
+	ck_assert(!t.cfg.tftp);
+	ck_assert(!t.cfg.tftp_enabled);
 }
 END_TEST
 
 START_TEST(example_has_the_section)
 {
 	const char *example = PT_SOURCE_DIR "/deploy/phonetrust.example.ini";
-	ck_assert_msg(pt_config_parse_file(example, &cfg, why, sizeof why) ==
-			      PT_OK,
-		      "%s", why);
-	ck_assert(!cfg.tftp_enabled);
+	ck_assert_msg(pt_config_parse_file(example, &t.cfg, t.why,
+					   sizeof t.why) == PT_OK,
+		      "%s", t.why);
+	ck_assert(!t.cfg.tftp_enabled);
 	char *text = pt_test_read_file(example, NULL);
 	const char *keys[] = {"[tftp]", "enabled =", "port =",
 			      "bind_address =", "workers =", "blksize_max =",

@@ -6,70 +6,47 @@
 
 #include "daemon/config.h"
 #include "lib/errors.h"
+#include "pt_conftest.h"
 #include "pt_test.h"
 
-static char *dir, *path;
-static pt_config_t cfg;
-static char why[1024];
+static pt_conftest_t t;
 
 static void setup(void)
 {
-	dir = pt_test_tmpdir();
-	ck_assert_int_ge(asprintf(&path, "%s/phonetrust.ini", dir), 0);
-	memset(&cfg, 0, sizeof cfg);
-	why[0] = '\0';
+	pt_conftest_init(&t);
 }
 
 static void teardown(void)
 {
-	pt_config_clear(&cfg);
-	pt_test_rmtree(dir);
-	free(dir);
-	free(path);
+	pt_conftest_clear(&t);
 }
 
-/* Six lines: the first line after NODE is line 7. */
-#define NODE                                                                  \
-	"[node]\n"                                                            \
-	"name = sub1\n"                                                       \
-	"role = subscriber\n"                                                 \
-	"data_dir = /var/lib/pt\n"                                            \
-	"[publisher]\n"                                                       \
-	"address = pub1.example.net\n"
+/* The first line after NODE is line 7. */
+#define NODE PT_CONFTEST_SUBSCRIBER
 
 static int parse(const char *text)
 {
-	pt_test_write_file(path, text);
-	return pt_config_parse_file(path, &cfg, why, sizeof why);
+	return pt_conftest_parse(&t, text);
 }
 
 static void expect_refused(const char *text, int line, const char *frag)
 {
-	char prefix[512];
-	ck_assert_msg(parse(text) == PT_ERR_CONFIG, "accepted: %s", text);
-	if (line == 0)
-		snprintf(prefix, sizeof prefix, "%s: ", path);
-	else
-		snprintf(prefix, sizeof prefix, "%s:%d: ", path, line);
-	ck_assert_msg(strncmp(why, prefix, strlen(prefix)) == 0,
-		      "'%s' does not start with '%s'", why, prefix);
-	ck_assert_msg(strstr(why, frag), "'%s' not in '%s'", frag, why);
-	ck_assert_ptr_null(cfg.tvs_bind_address);
+	pt_conftest_refused(&t, text, line, frag);
+	ck_assert_ptr_null(t.cfg.tvs_bind_address);
 }
 
 START_TEST(defaults)
 {
-	ck_assert_msg(parse(NODE "[ports]\nbind_address = 10.0.0.5\n") ==
-			      PT_OK,
-		      "%s", why);
-	ck_assert(cfg.tvs);
-	ck_assert(!cfg.tvs_enabled);
-	ck_assert(!cfg.tvs_port_set);
-	ck_assert_uint_eq(cfg.tvs_port, PT_CONFIG_DEFAULT_TVS_PORT);
-	ck_assert_str_eq(cfg.tvs_bind_address, "10.0.0.5");
-	ck_assert_uint_eq(cfg.tvs_workers, 0);
-	ck_assert_uint_eq(cfg.tvs_max_connections, 10000);
-	ck_assert_uint_eq(cfg.tvs_timeout, 10);
+	ck_assert_msg(parse(NODE "[ports]\nbind_address = 10.0.0.5\n") == PT_OK,
+		      "%s", t.why);
+	ck_assert(t.cfg.tvs);
+	ck_assert(!t.cfg.tvs_enabled);
+	ck_assert(!t.cfg.tvs_port_set);
+	ck_assert_uint_eq(t.cfg.tvs_port, PT_CONFIG_DEFAULT_TVS_PORT);
+	ck_assert_str_eq(t.cfg.tvs_bind_address, "10.0.0.5");
+	ck_assert_uint_eq(t.cfg.tvs_workers, 0);
+	ck_assert_uint_eq(t.cfg.tvs_max_connections, 10000);
+	ck_assert_uint_eq(t.cfg.tvs_timeout, 10);
 }
 END_TEST
 
@@ -82,30 +59,30 @@ START_TEST(values)
 				 "workers = 4\n"
 				 "max_connections = 2000\n"
 				 "timeout = 3\n") == PT_OK,
-		      "%s", why);
-	ck_assert(cfg.tvs_enabled);
-	ck_assert(cfg.tvs_port_set);
-	ck_assert_uint_eq(cfg.tvs_port, 12445);
-	ck_assert_str_eq(cfg.tvs_bind_address, "::1");
-	ck_assert_uint_eq(cfg.tvs_workers, 4);
-	ck_assert_uint_eq(cfg.tvs_max_connections, 2000);
-	ck_assert_uint_eq(cfg.tvs_timeout, 3);
-	pt_config_clear(&cfg);
+		      "%s", t.why);
+	ck_assert(t.cfg.tvs_enabled);
+	ck_assert(t.cfg.tvs_port_set);
+	ck_assert_uint_eq(t.cfg.tvs_port, 12445);
+	ck_assert_str_eq(t.cfg.tvs_bind_address, "::1");
+	ck_assert_uint_eq(t.cfg.tvs_workers, 4);
+	ck_assert_uint_eq(t.cfg.tvs_max_connections, 2000);
+	ck_assert_uint_eq(t.cfg.tvs_timeout, 3);
+	pt_config_clear(&t.cfg);
 
 	/* The same port in both places is fine; [ports] alone sets it. */
 	ck_assert_msg(parse(NODE "[ports]\ntvs = 3000\n[tvs]\nport = 3000\n") ==
 			      PT_OK,
-		      "%s", why);
-	ck_assert_uint_eq(cfg.tvs_port, 3000);
-	pt_config_clear(&cfg);
+		      "%s", t.why);
+	ck_assert_uint_eq(t.cfg.tvs_port, 3000);
+	pt_config_clear(&t.cfg);
 	ck_assert_msg(parse(NODE "[ports]\ntvs = 3001\n") == PT_OK, "%s",
-		      why);
-	ck_assert(cfg.tvs_port_set);
-	ck_assert_uint_eq(cfg.tvs_port, 3001);
-	pt_config_clear(&cfg);
+		      t.why);
+	ck_assert(t.cfg.tvs_port_set);
+	ck_assert_uint_eq(t.cfg.tvs_port, 3001);
+	pt_config_clear(&t.cfg);
 	ck_assert_msg(parse(NODE "[tvs]\nworkers = 0\ntimeout = 300\n"
 				 "max_connections = 1000000\n") == PT_OK,
-		      "%s", why);
+		      "%s", t.why);
 }
 END_TEST
 

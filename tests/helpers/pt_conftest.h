@@ -13,6 +13,16 @@ typedef struct pt_conftest {
 	char why[1024];  /* why it refused */
 } pt_conftest_t;
 
+/* A subscriber's [node] and [publisher] sections: six lines, so a
+ * section that follows starts at line 7. */
+#define PT_CONFTEST_SUBSCRIBER                                                \
+	"[node]\n"                                                            \
+	"name = sub1\n"                                                       \
+	"role = subscriber\n"                                                 \
+	"data_dir = /var/lib/pt\n"                                            \
+	"[publisher]\n"                                                       \
+	"address = pub1.example.net\n"
+
 /* Makes the scratch directory; the rest starts empty. */
 void pt_conftest_init(pt_conftest_t *t);
 /* Frees the configuration, removes the directory; t is zeroed. */
