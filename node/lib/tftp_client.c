@@ -174,25 +174,6 @@ size_t pt_tftp_client_next(pt_tftp_client_t *c, uint8_t *buf, size_t cap)
 	return n;
 }
 
-/* Decimal option value; false for anything else or a value above max. */
-static bool parse_value(const char *s, size_t len, uint64_t max,
-			uint64_t *out)
-{
-	uint64_t v = 0;
-	if (len == 0 || len > 20)
-		return false;
-	for (size_t i = 0; i < len; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return false;
-		unsigned d = (unsigned)(s[i] - '0');
-		if (v > (max - d) / 10)
-			return false;
-		v = v * 10 + d;
-	}
-	*out = v;
-	return true;
-}
-
 static bool name_is(const char *s, size_t len, const char *name)
 {
 	return strlen(name) == len && strncasecmp(s, name, len) == 0;
@@ -235,7 +216,7 @@ static int take_oack(pt_tftp_client_t *c, pt_rbuf_t *rb, const char **bad)
 			return PT_ERR_MALFORMED;
 		}
 		seen[which] = true;
-		if (!parse_value(val, vlen, UINT64_MAX, &v)) {
+		if (!pt_tftp_option_parse(val, vlen, UINT64_MAX, &v)) {
 			*bad = "an OACK value is not a decimal number";
 			return PT_ERR_MALFORMED;
 		}

@@ -14,8 +14,7 @@ static int refuse(const char **why, const char *reason, int err)
 	return err;
 }
 
-/* Decimal text of at most 20 digits into *out; false on anything else. */
-static bool parse_decimal(const char *s, size_t len, uint64_t max,
+bool pt_tftp_option_parse(const char *s, size_t len, uint64_t max,
 			  uint64_t *out)
 {
 	uint64_t v = 0;
@@ -72,7 +71,7 @@ static int take_option(pt_tftp_request_t *r, const char *name,
 		return refuse(why, "an option is given twice",
 			      PT_ERR_MALFORMED);
 	uint64_t v;
-	if (!parse_decimal(val, val_len, UINT64_MAX, &v))
+	if (!pt_tftp_option_parse(val, val_len, UINT64_MAX, &v))
 		return refuse(why, "an option value is not a decimal number",
 			      PT_ERR_MALFORMED);
 	*seen[which] = true;

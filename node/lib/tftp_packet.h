@@ -85,6 +85,12 @@ typedef struct pt_tftp_request {
 int pt_tftp_request_parse(const uint8_t *pkt, size_t len,
 			  pt_tftp_request_t *out, const char **why);
 
+/* An option's value as both sides read it: decimal text of 1 to 20
+ * digits (no sign, space or NUL) no greater than max.  False for anything
+ * else, *out then untouched. */
+bool pt_tftp_option_parse(const char *s, size_t len, uint64_t max,
+			  uint64_t *out);
+
 /* Refuses names a server must never map to a file: empty, longer than
  * PT_TFTP_NAME_MAX, absolute ('/' or '\\' first, or a drive letter),
  * holding a ".." path part (either separator), a control character or a
