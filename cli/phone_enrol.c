@@ -222,6 +222,14 @@ static int prepare(pt_cli_t *cli, struct enrol *e, pt_enrol_session_t *s)
 	if (!!(e->lsc_path || e->mic_path) != !!e->key_path)
 		return pt_cli_usage_error("--lsc or --mic needs --key FILE, "
 					  "and --key needs one of them");
+	/* Checked before the session: its outcome is recorded by the
+	 * server whether or not the phone can keep it. */
+	struct stat st;
+	if (stat(e->out, &st) != 0 || !S_ISDIR(st.st_mode) ||
+	    access(e->out, W_OK) != 0)
+		return pt_cli_refuse("--out %s: not a directory this phone "
+				     "can write to",
+				     e->out);
 	if ((rc = pt_enrol_capf_cert(cli, e->capf_cert_path, &e->capf_cert)))
 		return rc;
 	if (e->issuer_path &&
