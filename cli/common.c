@@ -164,41 +164,48 @@ int pt_cli_write_file(const char *path, const void *data, size_t len)
 int pt_cli_read_file(const char *path, size_t max, uint8_t **out,
 		     size_t *len)
 {
+	/* One byte more than allowed tells a file at the cap from a larger
+	 * one. */
+	size_t cap = max + 1, n = 0;
+	uint8_t *buf = NULL;
+	int r = PT_OK;
+
 	*out = NULL;
 	*len = 0;
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return PT_ESYS(errno);
-	/* One byte more than allowed tells a file at the cap from a larger
-	 * one. */
-	size_t cap = max + 1, n = 0;
-	uint8_t *buf = malloc(cap);
-	int r = buf ? PT_OK : PT_ERR_NOMEM;
-	while (r == PT_OK && n < cap) {
+	if (!(buf = malloc(cap))) {
+		r = PT_ERR_NOMEM;
+		goto out;
+	}
+	while (n < cap) {
 		ssize_t got = read(fd, buf + n, cap - n);
 		if (got < 0 && errno == EINTR)
 			continue;
-		if (got < 0)
+		if (got < 0) {
 			r = PT_ESYS(errno);
-		else if (got == 0)
+			goto out;
+		}
+		if (got == 0)
 			break;
-		else
-			n += (size_t)got;
+		n += (size_t)got;
 	}
-	close(fd);
-	if (r == PT_OK && n > max)
+	if (n > max) {
 		r = PT_ERR_TOO_LARGE;
-	if (r != PT_OK) {
-		/* Token files hold keys: what was read does not outlive a
-		 * refusal. */
-		if (buf)
-			pt_seal_wipe(buf, n);
-		free(buf);
-		return r;
+		goto out;
 	}
 	*out = buf;
 	*len = n;
-	return PT_OK;
+	buf = NULL;
+out:
+	/* Token files hold keys: what was read does not outlive a
+	 * refusal. */
+	if (buf)
+		pt_seal_wipe(buf, n);
+	free(buf);
+	close(fd);
+	return r;
 }
 
 int pt_cli_parse_opt(int argc, char **argv, const char *help,

@@ -731,6 +731,7 @@ int pt_phoneconfig_read(const uint8_t *xml, size_t len, xmlDoc **doc)
 			 XML_PARSE_IGNORE_ENC;
 	xmlParserCtxt *ctxt = NULL;
 	xmlDoc *d = NULL;
+	int r = PT_ERR_MALFORMED;
 
 	*doc = NULL;
 	/* With the encoding fixed and NUL refused, libxml2 sees a DOCTYPE
@@ -745,14 +746,15 @@ int pt_phoneconfig_read(const uint8_t *xml, size_t len, xmlDoc **doc)
 	ctxt->sax->serror = quiet;
 	d = xmlCtxtReadMemory(ctxt, (const char *)xml, (int)len, NULL, "UTF-8",
 			      opts);
-	bool ok = d && ctxt->wellFormed && !d->intSubset && !d->extSubset;
-	xmlFreeParserCtxt(ctxt);
-	if (!ok) {
-		pt_phoneconfig_free_doc(d);
-		return PT_ERR_MALFORMED;
-	}
+	if (!d || !ctxt->wellFormed || d->intSubset || d->extSubset)
+		goto out;
 	*doc = d;
-	return PT_OK;
+	d = NULL;
+	r = PT_OK;
+out:
+	pt_phoneconfig_free_doc(d);
+	xmlFreeParserCtxt(ctxt);
+	return r;
 }
 
 /* ---- freeing ---- */
