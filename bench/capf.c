@@ -87,7 +87,7 @@ struct opts {
 	size_t n_phone;
 	unsigned levels[LEVELS_MAX];
 	size_t n_levels;
-	unsigned sessions; /* per level; 0: max(200, 4 x concurrency) */
+	unsigned sessions; /* per level; 0: max(500, 4 x concurrency) */
 	unsigned workers, signers, client_threads;
 	const char *dir;
 };
@@ -959,8 +959,10 @@ static void parse_args(int argc, char **argv, struct opts *o)
 
 static unsigned sessions_at(const struct opts *o, unsigned conc)
 {
-	unsigned n = o->sessions ? o->sessions : conc * 4 > 200 ? conc * 4
-								 : 200;
+	/* Long enough that the first and last round of a level (phones
+	 * starting together, the last few alone) weigh little. */
+	unsigned n = o->sessions ? o->sessions : conc * 4 > 500 ? conc * 4
+								 : 500;
 	return n < conc ? conc : n;
 }
 
