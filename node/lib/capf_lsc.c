@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/certs.h"
 #include "lib/errors.h"
 
 static bool name_ok(const char *name)
@@ -394,31 +395,13 @@ int pt_capf_lsc_csr_der(X509_REQ *req, uint8_t **der, size_t *len)
 	return PT_OK;
 }
 
-/* Copies a memory BIO's bytes into a NUL-terminated malloc'd string. */
-static int bio_text(BIO *b, char **out, size_t *len)
-{
-	char *data = NULL;
-	long n = BIO_get_mem_data(b, &data);
-	if (n <= 0 || !data)
-		return PT_ERR_CRYPTO;
-	char *s = malloc((size_t)n + 1);
-	if (!s)
-		return PT_ERR_NOMEM;
-	memcpy(s, data, (size_t)n);
-	s[n] = '\0';
-	*out = s;
-	if (len)
-		*len = (size_t)n;
-	return PT_OK;
-}
-
 int pt_capf_lsc_csr_pem(X509_REQ *req, char **pem, size_t *len)
 {
 	*pem = NULL;
 	BIO *b = BIO_new(BIO_s_mem());
 	if (!b)
 		return PT_ERR_NOMEM;
-	int r = PEM_write_bio_X509_REQ(b, req) ? bio_text(b, pem, len)
+	int r = PEM_write_bio_X509_REQ(b, req) ? pt_certs_bio_text(b, pem, len)
 					       : PT_ERR_CRYPTO;
 	BIO_free(b);
 	return r;
@@ -430,7 +413,7 @@ int pt_capf_lsc_key_pem(const EVP_PKEY *key, char **pem, size_t *len)
 	BIO *b = BIO_new(BIO_s_mem());
 	if (!b)
 		return PT_ERR_NOMEM;
-	int r = PEM_write_bio_PUBKEY(b, key) ? bio_text(b, pem, len)
+	int r = PEM_write_bio_PUBKEY(b, key) ? pt_certs_bio_text(b, pem, len)
 					     : PT_ERR_CRYPTO;
 	BIO_free(b);
 	return r;

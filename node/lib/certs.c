@@ -299,8 +299,7 @@ int pt_certs_decode_der(const uint8_t *der, size_t len, X509 **out)
 	return PT_OK;
 }
 
-/* Copies a memory BIO's contents into a NUL-terminated malloc'd string. */
-static int bio_take(BIO *b, char **text, size_t *len)
+int pt_certs_bio_text(BIO *b, char **text, size_t *len)
 {
 	char *data = NULL;
 	long n = BIO_get_mem_data(b, &data);
@@ -323,7 +322,7 @@ int pt_certs_encode_pem(X509 *cert, char **pem, size_t *len)
 	BIO *b = BIO_new(BIO_s_mem());
 	if (!b)
 		return PT_ERR_NOMEM;
-	int r = PEM_write_bio_X509(b, cert) ? bio_take(b, pem, len)
+	int r = PEM_write_bio_X509(b, cert) ? pt_certs_bio_text(b, pem, len)
 					    : PT_ERR_CRYPTO;
 	BIO_free(b);
 	return r;
@@ -337,7 +336,7 @@ int pt_certs_encode_key_pem(EVP_PKEY *key, char **pem, size_t *len)
 	if (!b)
 		return PT_ERR_NOMEM;
 	int r = PEM_write_bio_PrivateKey(b, key, NULL, NULL, 0, NULL, NULL)
-			? bio_take(b, pem, len)
+			? pt_certs_bio_text(b, pem, len)
 			: PT_ERR_CRYPTO;
 	BIO_free(b);
 	return r;
@@ -431,7 +430,7 @@ static int name_text(const X509_NAME *name, char **out)
 		if (BIO_pending(b) == 0)
 			r = (*out = strdup("")) ? PT_OK : PT_ERR_NOMEM;
 		else
-			r = bio_take(b, out, NULL);
+			r = pt_certs_bio_text(b, out, NULL);
 	}
 	BIO_free(b);
 	return r;

@@ -9,6 +9,7 @@
 #ifndef PT_LIB_CERTS_H
 #define PT_LIB_CERTS_H
 
+#include <openssl/bio.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 #include <stddef.h>
@@ -92,6 +93,10 @@ int pt_certs_parse(const uint8_t *der, size_t len, Pt__Certificate **out);
 
 /* SHA-256 of bytes (a certificate's fingerprint when given its DER). */
 int pt_certs_sha256(const uint8_t *data, size_t len, uint8_t out[32]);
+
+/* Copies a memory BIO's contents into a new NUL-terminated malloc'd string
+ * (*len, may be NULL, excludes the NUL): how PEM text leaves OpenSSL. */
+int pt_certs_bio_text(BIO *b, char **text, size_t *len);
 
 /* One-line RFC 2253 form of cert's subject (malloc'd). */
 int pt_certs_subject(X509 *cert, char **out);
