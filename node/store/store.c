@@ -21,6 +21,7 @@ static const char *const table_names[PT_TABLE_COUNT_] = {
 	[PT_TABLE_NODES] = "nodes",
 	[PT_TABLE_CLUSTER] = "cluster",
 	[PT_TABLE_CAPF_PROFILES] = "capf_profiles",
+	[PT_TABLE_LEGACY_SOURCES] = "legacy_sources",
 };
 
 /* The tables of the first schema; later ones may be missing from a store

@@ -33,11 +33,12 @@ typedef enum pt_table {
 	/* Added after schema 1 (a store without it opens: read-only opens
 	 * see it empty, read-write opens create it). */
 	PT_TABLE_CAPF_PROFILES = 6, /* key: CTI instance ID (CapfUserProfile) */
-	PT_TABLE_COUNT_ = 7,
+	PT_TABLE_LEGACY_SOURCES = 7, /* key: SHA-256 of the file (LegacySource) */
+	PT_TABLE_COUNT_ = 8,
 } pt_table_t;
 
 #define PT_TABLE_FIRST PT_TABLE_DEVICES
-#define PT_TABLE_LAST PT_TABLE_CAPF_PROFILES
+#define PT_TABLE_LAST PT_TABLE_LEGACY_SOURCES
 #define PT_CLUSTER_KEY "cluster"
 
 /* The schema this binary writes.  Older stores are upgraded on open. */
