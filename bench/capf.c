@@ -25,10 +25,14 @@
  *
  * Ceiling: every enrolment costs the server two private-key operations
  * with the CAPF key - the TLS handshake signature (CertificateVerify) and
- * the LSC signature; the ECDHE key exchange uses a fresh ephemeral key
- * and the store writes none.  The ceiling is `openssl speed`'s sign rate
- * with all CPUs divided by two.  Targets (printed, never asserted): at
- * least 80% of the ceiling at concurrency 64, zero failures at every
+ * the LSC signature; the store writes none and the server signs nothing
+ * else in an install with the null string.  The ECDHE exchange uses a
+ * fresh ephemeral key (not the CAPF key) and is not counted.  Two
+ * readings are printed: (a) `openssl speed`'s default single-core sign
+ * rate divided by two - the issue's "OpenSSL's sign rate", against which
+ * the 80% target on two cores is judged - and (b) the rate with every
+ * CPU (-multi) divided by two.  Targets (printed, never asserted): at
+ * least 80% of ceiling (a) at concurrency 64, zero failures at every
  * concurrency, p99 under one second at 1,000.  The exit status is 1 when
  * any session failed.
  */
@@ -1011,16 +1015,23 @@ static unsigned bench_capf_key(const struct opts *o, const char *capf_key,
 	const char *alg = rsa ? "rsa2048" : "ecdsap256";
 	double one = speed_sign(alg, 1);
 	double all = cpus > 1 ? speed_sign(alg, (unsigned)cpus) : one;
-	double ceiling = all / PRIVATE_OPS;
+	/* (a) is what the target is judged against; (b) shows the room
+	 * left with every CPU signing. */
+	double ceiling = one / PRIVATE_OPS;
+	double ceiling_all = all / PRIVATE_OPS;
 	printf("== CAPF key %s (phonetrustd on 127.0.0.1:%u, %u workers, %u "
 	       "signers; node in %s)\n",
 	       rsa ? "RSA 2048" : "EC P-256", n.port, o->workers, o->signers,
 	       n.dir);
 	printf("openssl speed %s: %.0f sign/s on one core, %.0f sign/s on %ld "
 	       "CPUs; %d CAPF-key operations per enrolment (TLS "
-	       "CertificateVerify, LSC signature) -> ceiling %.0f "
-	       "enrolments/s\n",
-	       alg, one, all, cpus, PRIVATE_OPS, ceiling);
+	       "CertificateVerify, LSC signature; the ECDHE key is "
+	       "ephemeral, not counted)\n"
+	       "ceiling (a) one-core rate / %d = %.0f enrolments/s (the "
+	       "target is judged against this one); (b) %ld-CPU rate / %d "
+	       "= %.0f enrolments/s\n",
+	       alg, one, all, cpus, PRIVATE_OPS, PRIVATE_OPS, ceiling, cpus,
+	       PRIVATE_OPS, ceiling_all);
 	fflush(stdout);
 
 	for (size_t k = 0; k < o->n_phone; k++) {
@@ -1044,19 +1055,21 @@ static unsigned bench_capf_key(const struct opts *o, const char *capf_key,
 		       "turn), TLS %s\n",
 		       ec ? "EC P-256" : "RSA 2048", KEY_POOL,
 		       protocol[0] ? protocol : "?");
-		printf("%-12s %8s %9s %12s %9s %9s %9s %11s %12s %12s\n",
+		printf("%-12s %8s %9s %12s %9s %9s %9s %8s %8s %12s %12s\n",
 		       "concurrency", "sessions", "failures", "enrolments/s",
-		       "p50 ms", "p99 ms", "max ms", "of ceiling",
+		       "p50 ms", "p99 ms", "max ms", "of (a)", "of (b)",
 		       "server CPU", "client CPU");
 		const struct result *at64 = NULL, *at1000 = NULL;
 		bool clean = true;
 		for (size_t i = 0; i < o->n_levels; i++) {
 			const struct result *r = &res[i];
-			printf("%-12u %8u %9u %12.0f %9.1f %9.1f %9.1f %10.0f%% "
-			       "%9.3f ms %9.3f ms\n",
+			printf("%-12u %8u %9u %12.0f %9.1f %9.1f %9.1f %7.0f%% "
+			       "%7.0f%% %9.3f ms %9.3f ms\n",
 			       r->concurrency, r->total, r->failed, r->rate,
 			       r->p50, r->p99, r->max,
 			       ceiling > 0 ? 100.0 * r->rate / ceiling : 0.0,
+			       ceiling_all > 0 ? 100.0 * r->rate / ceiling_all
+					       : 0.0,
 			       r->server_ms, r->client_ms);
 			if (r->error[0])
 				printf("  first failure: %s\n", r->error);
@@ -1077,7 +1090,7 @@ static unsigned bench_capf_key(const struct opts *o, const char *capf_key,
 			       "itself about %.0f enrolments/s; the phones "
 			       "here share them\n",
 			       best, cpus, 1e3 * (double)cpus / best);
-		printf("targets: >= 80%% of the ceiling at 64: %s; zero "
+		printf("targets: >= 80%% of ceiling (a) at 64: %s; zero "
 		       "failures: %s; p99 < 1 s at 1000: %s\n",
 		       !at64		       ? "not measured"
 		       : at64->rate >= 0.8 * ceiling ? "met"
