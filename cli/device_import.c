@@ -34,12 +34,17 @@ static const char import_help[] =
 	"\n"
 	"FILE ('-' for standard input) starts with a header naming any of the\n"
 	"columns name, description, model, protocol, security_profile,\n"
-	"operation, auth_mode, auth_string, key_size, completes_by, in any\n"
-	"order.  Each row inserts a device or updates the one of that name.\n"
-	"Missing columns and empty cells take the defaults (new devices) or\n"
-	"keep the current values (existing ones).  When any row is bad, every\n"
-	"bad row is reported as 'line N: column: reason' and nothing is\n"
-	"written.\n"
+	"operation, auth_mode, auth_string, key_size, key_type, ec_curve,\n"
+	"completes_by, in any order.  Each row inserts a device or updates the\n"
+	"one of that name.  Missing columns and empty cells take the defaults\n"
+	"(new devices) or keep the current values (existing ones).  The CAPF\n"
+	"columns take what 'capf op' takes: operation none|install|delete|\n"
+	"troubleshoot, auth_mode string|null|lsc|mic, auth_string 4-10 digits,\n"
+	"completes_by like 2027-01-31T17:00:00Z; key_size 512|1024|2048|3072|\n"
+	"4096 sets an RSA key, ec_curve 256|384|521 an EC key, key_type rsa|ec\n"
+	"the kind alone (key_size only with rsa, ec_curve only with ec).  When\n"
+	"any row is bad, every bad row is reported as 'line N: column: reason'\n"
+	"and nothing is written.\n"
 	"\n"
 	"  --unique-auth-strings  give every device whose operation needs an\n"
 	"                         authentication string (mode string) and that\n"
@@ -214,29 +219,6 @@ out:
 	return r;
 }
 
-static void row_input(const pt_device_csv_t *csv, const pt_csv_row_t *row,
-		      pt_device_input_t *in)
-{
-	const char *v[PT_CSV_COL_COUNT];
-	for (int c = 0; c < PT_CSV_COL_COUNT; c++) {
-		v[c] = pt_device_csv_cell(csv, row, (pt_csv_col_t)c);
-		if (v[c] && !*v[c] && c != PT_CSV_COL_NAME)
-			v[c] = NULL;
-	}
-	*in = (pt_device_input_t){
-		.name = v[PT_CSV_COL_NAME],
-		.description = v[PT_CSV_COL_DESCRIPTION],
-		.model = v[PT_CSV_COL_MODEL],
-		.protocol = v[PT_CSV_COL_PROTOCOL],
-		.security_profile = v[PT_CSV_COL_SECURITY_PROFILE],
-		.operation = v[PT_CSV_COL_OPERATION],
-		.auth_mode = v[PT_CSV_COL_AUTH_MODE],
-		.auth_string = v[PT_CSV_COL_AUTH_STRING],
-		.key_size = v[PT_CSV_COL_KEY_SIZE],
-		.completes_by = v[PT_CSV_COL_COMPLETES_BY],
-	};
-}
-
 /* A fresh 8-digit string no other device of this import uses. */
 static int unique_string(struct import *imp, char out[PT_AUTH_STRING_MAX + 1])
 {
@@ -269,14 +251,16 @@ static int process_row(struct import *imp, pt_txn_t *txn,
 	Pt__Device *existing = NULL, *dev = NULL;
 	const Pt__Profile *profile = NULL;
 	char fresh[PT_AUTH_STRING_MAX + 1];
+	int r;
 
 	*out = NULL;
-	row_input(imp->csv, row, &in);
+	if ((r = pt_device_csv_row_input(imp->csv, row, &in, err)) != PT_OK)
+		return r;
 	/* A name that is not a name is the rules' to report, not a key to
 	 * look up. */
-	int r = pt_validate_device_name(in.name, NULL) == PT_OK
-			? pt_device_get(txn, in.name, &existing)
-			: PT_ERR_NOT_FOUND;
+	r = pt_validate_device_name(in.name, NULL) == PT_OK
+		    ? pt_device_get(txn, in.name, &existing)
+		    : PT_ERR_NOT_FOUND;
 	if (r != PT_OK && r != PT_ERR_NOT_FOUND)
 		return r;
 	if ((r = pt_device_rules_target(&in, existing, &t, err)) != PT_OK)

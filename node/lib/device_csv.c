@@ -8,6 +8,7 @@
 #include <strings.h>
 
 #include "lib/errors.h"
+#include "lib/names.h"
 
 #define CELL_ABSENT UINT32_MAX
 
@@ -20,12 +21,12 @@
 static const char *const column_names[PT_CSV_COL_COUNT] = {
 	"name",		"description", "model",	   "protocol",
 	"security_profile", "operation", "auth_mode", "auth_string",
-	"key_size",	"completes_by",
+	"key_size",	"key_type",    "ec_curve",  "completes_by",
 };
 
 static const char known_columns[] =
 	"name, description, model, protocol, security_profile, operation, "
-	"auth_mode, auth_string, key_size, completes_by";
+	"auth_mode, auth_string, key_size, key_type, ec_curve, completes_by";
 
 struct parse {
 	pt_device_csv_t *csv;
@@ -413,4 +414,82 @@ int pt_device_csv_parse(const void *data, size_t len, pt_device_csv_t **out)
 	}
 	*out = p.csv;
 	return PT_OK;
+}
+
+static int key_refuse(pt_device_error_t *err, const char *field,
+		      const char *reason)
+{
+	err->field = field;
+	snprintf(err->reason, sizeof err->reason, "%s", reason);
+	return PT_ERR_INVALID;
+}
+
+int pt_device_csv_key_input(const char *key_type, const char *key_size,
+			    const char *ec_curve, pt_device_input_t *in,
+			    pt_device_error_t *err)
+{
+	bool has_size = key_size && *key_size;
+	bool has_curve = ec_curve && *ec_curve;
+	Pt__KeyType type = PT__KEY_TYPE__KEY_TYPE_UNSPECIFIED;
+
+	if (key_type && *key_type &&
+	    (pt_key_type_parse(key_type, &type) != PT_OK ||
+	     type == PT__KEY_TYPE__KEY_TYPE_UNSPECIFIED))
+		return key_refuse(err, "key_type",
+				  "the key type must be rsa or ec");
+	if (has_size && has_curve)
+		return key_refuse(err, "key_size",
+				  "give key_size (RSA) or ec_curve (EC), not "
+				  "both");
+	if (has_size && type == PT__KEY_TYPE__KEY_TYPE_EC)
+		return key_refuse(err, "key_size",
+				  "a key size is for RSA keys; key_type is ec "
+				  "(give ec_curve)");
+	if (has_curve && type == PT__KEY_TYPE__KEY_TYPE_RSA)
+		return key_refuse(err, "ec_curve",
+				  "an EC curve needs key type ec");
+
+	if (key_size) {
+		in->key_size = key_size;
+		in->key_type = has_size ? "rsa" : "";
+		in->ec_curve = "";
+	}
+	if (ec_curve) {
+		in->ec_curve = ec_curve;
+		in->key_type = has_curve ? "ec" : "";
+	}
+	if (key_type) {
+		in->key_type = key_type;
+		/* A curve kept from an earlier EC setting would contradict
+		 * rsa. */
+		if (type == PT__KEY_TYPE__KEY_TYPE_RSA)
+			in->ec_curve = "";
+	}
+	return PT_OK;
+}
+
+int pt_device_csv_row_input(const pt_device_csv_t *csv,
+			    const pt_csv_row_t *row, pt_device_input_t *in,
+			    pt_device_error_t *err)
+{
+	const char *v[PT_CSV_COL_COUNT];
+	for (int c = 0; c < PT_CSV_COL_COUNT; c++) {
+		v[c] = pt_device_csv_cell(csv, row, (pt_csv_col_t)c);
+		if (v[c] && !*v[c] && c != PT_CSV_COL_NAME)
+			v[c] = NULL;
+	}
+	*in = (pt_device_input_t){
+		.name = v[PT_CSV_COL_NAME],
+		.description = v[PT_CSV_COL_DESCRIPTION],
+		.model = v[PT_CSV_COL_MODEL],
+		.protocol = v[PT_CSV_COL_PROTOCOL],
+		.security_profile = v[PT_CSV_COL_SECURITY_PROFILE],
+		.operation = v[PT_CSV_COL_OPERATION],
+		.auth_mode = v[PT_CSV_COL_AUTH_MODE],
+		.auth_string = v[PT_CSV_COL_AUTH_STRING],
+		.completes_by = v[PT_CSV_COL_COMPLETES_BY],
+	};
+	return pt_device_csv_key_input(v[PT_CSV_COL_KEY_TYPE],
+				       v[PT_CSV_COL_KEY_SIZE],
+				       v[PT_CSV_COL_EC_CURVE], in, err);
 }

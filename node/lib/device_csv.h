@@ -20,6 +20,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lib/device_rules.h"
+
 #define PT_DEVICE_CSV_MAX_BYTES (256u * 1024u * 1024u)
 #define PT_DEVICE_CSV_MAX_ROWS 1000000u
 #define PT_DEVICE_CSV_MAX_FIELD 1024u
@@ -35,6 +37,8 @@ typedef enum pt_csv_col {
 	PT_CSV_COL_AUTH_MODE,
 	PT_CSV_COL_AUTH_STRING,
 	PT_CSV_COL_KEY_SIZE,
+	PT_CSV_COL_KEY_TYPE,
+	PT_CSV_COL_EC_CURVE,
 	PT_CSV_COL_COMPLETES_BY,
 	PT_CSV_COL_COUNT,
 } pt_csv_col_t;
@@ -80,6 +84,27 @@ void pt_device_csv_destroy(pt_device_csv_t **csv);
  * empty cell.  Valid until the pt_device_csv_t is destroyed. */
 const char *pt_device_csv_cell(const pt_device_csv_t *csv,
 			       const pt_csv_row_t *row, pt_csv_col_t col);
+
+/* A row as device input: cells borrowed from csv, empty cells NULL (the
+ * same as a missing column) except the name, the key columns mapped by
+ * pt_device_csv_key_input().  PT_ERR_INVALID with *err filled when the
+ * key columns contradict each other. */
+int pt_device_csv_row_input(const pt_device_csv_t *csv,
+			    const pt_csv_row_t *row, pt_device_input_t *in,
+			    pt_device_error_t *err);
+
+/* The key settings of a row, or of `capf op`'s options, into in (the
+ * strings are borrowed; NULL = not given, "" = back to the profile's
+ * default).  One meaning for both: key_size is an RSA key of that size
+ * (key type rsa, no curve), ec_curve an EC key on that curve, key_type rsa
+ * drops the curve, key_type ec keeps the stored curve or takes the
+ * profile's.  Refused with PT_ERR_INVALID and *err (field = the column):
+ * key_size with ec_curve or with key_type ec, ec_curve with key_type rsa,
+ * a key_type other than rsa or ec.  Sizes and curves are checked by
+ * pt_device_rules_build(). */
+int pt_device_csv_key_input(const char *key_type, const char *key_size,
+			    const char *ec_curve, pt_device_input_t *in,
+			    pt_device_error_t *err);
 
 /* Records a problem with row (marks it bad; row may be NULL for the whole
  * file).  Callers validating cells use it so that every problem ends in

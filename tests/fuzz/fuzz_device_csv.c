@@ -38,32 +38,16 @@ static const Pt__Profile *find_profile(const char *name)
 	return NULL;
 }
 
-/* As the import does: an empty cell is a missing one. */
-static const char *cell(const pt_device_csv_t *csv, const pt_csv_row_t *row,
-			pt_csv_col_t col)
-{
-	const char *v = pt_device_csv_cell(csv, row, col);
-	return v && *v ? v : NULL;
-}
-
 static void check_row(const pt_device_csv_t *csv, const pt_csv_row_t *row,
 		      const pt_data_key_t *key)
 {
-	const char *name = pt_device_csv_cell(csv, row, PT_CSV_COL_NAME);
-	pt_device_input_t in = {
-		.name = name ? name : "",
-		.description = cell(csv, row, PT_CSV_COL_DESCRIPTION),
-		.model = cell(csv, row, PT_CSV_COL_MODEL),
-		.protocol = cell(csv, row, PT_CSV_COL_PROTOCOL),
-		.security_profile = cell(csv, row, PT_CSV_COL_SECURITY_PROFILE),
-		.operation = cell(csv, row, PT_CSV_COL_OPERATION),
-		.auth_mode = cell(csv, row, PT_CSV_COL_AUTH_MODE),
-		.auth_string = cell(csv, row, PT_CSV_COL_AUTH_STRING),
-		.key_size = cell(csv, row, PT_CSV_COL_KEY_SIZE),
-		.completes_by = cell(csv, row, PT_CSV_COL_COMPLETES_BY),
-	};
-	pt_device_target_t t;
+	pt_device_input_t in;
 	pt_device_error_t err;
+	if (pt_device_csv_row_input(csv, row, &in, &err) != PT_OK)
+		return;
+	if (!in.name)
+		in.name = "";
+	pt_device_target_t t;
 	if (pt_device_rules_target(&in, NULL, &t, &err) != PT_OK)
 		return;
 	pt_device_env_t env = {.profile = find_profile(t.profile),
