@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "capf.h"
+#include "capf_opts.h"
 #include "device.h"
 #include "files/capf_store.h"
 #include "files/capf_users.h"
@@ -243,30 +244,14 @@ json_t *pt_capf_cli_holder_json(pt_txn_t *txn, const pt_capf_holder_t *h,
 /* ---- capf op ---------------------------------------------------------- */
 
 struct op_args {
-	pt_capf_input_t in;
-	bool generate;
+	pt_capf_opts_t o;
 	bool help;
 };
 
 static int parse_op(int argc, char **argv, struct op_args *a)
 {
-	enum {
-		OPT_OPERATION = 256,
-		OPT_AUTH_MODE,
-		OPT_AUTH_STRING,
-		OPT_GENERATE,
-		OPT_KEY_SIZE,
-		OPT_EC_CURVE,
-		OPT_COMPLETES_BY,
-	};
 	static const struct option options[] = {
-		{"operation", required_argument, NULL, OPT_OPERATION},
-		{"auth-mode", required_argument, NULL, OPT_AUTH_MODE},
-		{"auth-string", required_argument, NULL, OPT_AUTH_STRING},
-		{"generate-string", no_argument, NULL, OPT_GENERATE},
-		{"key-size", required_argument, NULL, OPT_KEY_SIZE},
-		{"ec-curve", required_argument, NULL, OPT_EC_CURVE},
-		{"completes-by", required_argument, NULL, OPT_COMPLETES_BY},
+		PT_CAPF_OPTS_LONG,
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -275,34 +260,20 @@ static int parse_op(int argc, char **argv, struct op_args *a)
 	optind = 0;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
-		switch (c) {
-		case OPT_OPERATION: a->in.operation = optarg; break;
-		case OPT_AUTH_MODE: a->in.auth_mode = optarg; break;
-		case OPT_AUTH_STRING: a->in.auth_string = optarg; break;
-		case OPT_GENERATE: a->generate = true; break;
-		case OPT_KEY_SIZE: a->in.key_size = optarg; break;
-		case OPT_EC_CURVE: a->in.ec_curve = optarg; break;
-		case OPT_COMPLETES_BY: a->in.completes_by = optarg; break;
-		case 'h':
-			a->help = true;
-			fputs(op_help, stdout);
-			return PT_EXIT_OK;
-		default:
+		if (pt_capf_opts_take(&a->o, c, optarg))
+			continue;
+		if (c != 'h')
 			return pt_capf_cli_bad_option(argv);
-		}
+		a->help = true;
+		fputs(op_help, stdout);
+		return PT_EXIT_OK;
 	}
 	if (optind != argc - 1)
 		return pt_cli_usage_error("op takes exactly one device name or "
 					  "instance ID");
-	if (!a->in.operation)
+	if (!a->o.in.operation)
 		return pt_cli_usage_error("op needs --operation");
-	if (a->generate && a->in.auth_string)
-		return pt_cli_usage_error("give --auth-string or "
-					  "--generate-string, not both");
-	if (a->in.key_size && a->in.ec_curve)
-		return pt_cli_usage_error("give --key-size (RSA) or --ec-curve "
-					  "(EC), not both");
-	return PT_EXIT_OK;
+	return pt_capf_opts_check(&a->o);
 }
 
 /* Applies the op to a device with the device rules; *written says
@@ -311,11 +282,7 @@ static int op_device(pt_cli_t *cli, pt_txn_t *txn, Pt__Device *existing,
 		     const struct op_args *a, const pt_data_key_t *key,
 		     int64_t now, pt_capf_holder_t **out, bool *written)
 {
-	pt_device_input_t in = {.name = existing->name,
-				.operation = a->in.operation,
-				.auth_mode = a->in.auth_mode,
-				.auth_string = a->in.auth_string,
-				.completes_by = a->in.completes_by};
+	pt_device_input_t in;
 	pt_device_target_t t;
 	pt_device_error_t err = {0};
 	Pt__Profile *profile = NULL;
@@ -324,15 +291,7 @@ static int op_device(pt_cli_t *cli, pt_txn_t *txn, Pt__Device *existing,
 	int rc = PT_EXIT_OK;
 	(void)cli;
 	*written = false;
-	if (a->in.key_size) {
-		in.key_size = a->in.key_size;
-		in.key_type = *a->in.key_size ? "rsa" : "";
-		in.ec_curve = "";
-	}
-	if (a->in.ec_curve) {
-		in.ec_curve = a->in.ec_curve;
-		in.key_type = *a->in.ec_curve ? "ec" : "";
-	}
+	pt_capf_opts_device_input(&a->o, existing->name, &in);
 	int r = pt_cluster_get(txn, &cluster);
 	if (r != PT_OK && r != PT_ERR_NOT_FOUND) {
 		rc = pt_cli_refuse("cannot read the cluster record: %s",
@@ -436,7 +395,6 @@ int pt_cli_capf_op(pt_cli_t *cli, int argc, char **argv)
 	if (rc != PT_EXIT_OK || a.help)
 		return rc;
 	const char *name = argv[argc - 1];
-	char generated[PT_AUTH_STRING_MAX + 1] = "";
 	char why[PT_CAPF_WHY_MAX];
 	const pt_data_key_t *key = NULL;
 	pt_txn_t *txn = NULL;
@@ -445,21 +403,9 @@ int pt_cli_capf_op(pt_cli_t *cli, int argc, char **argv)
 	bool written = false;
 	int64_t now = (int64_t)time(NULL);
 
-	if (a.generate) {
-		if (pt_device_auth_string_generate(generated,
-						   PT_AUTH_STRING_GENERATED) !=
-		    PT_OK)
-			return pt_cli_refuse("cannot generate an "
-					     "authentication string");
-		a.in.auth_string = generated;
-	}
-	if (a.in.auth_string && *a.in.auth_string &&
-	    !(key = pt_cli_data_key(cli))) {
-		rc = PT_EXIT_REFUSED;
-		goto out;
-	}
-	rc = pt_capf_cli_begin_publisher(cli, "cli capf op", &txn);
-	if (rc != PT_EXIT_OK)
+	if ((rc = pt_capf_opts_prepare(cli, &a.o, &key)) != PT_EXIT_OK ||
+	    (rc = pt_capf_cli_begin_publisher(cli, "cli capf op", &txn)) !=
+		    PT_EXIT_OK)
 		goto out;
 	int r = pt_validate_device_name(name, NULL) == PT_OK
 			? pt_device_get(txn, name, &existing)
@@ -467,7 +413,7 @@ int pt_cli_capf_op(pt_cli_t *cli, int argc, char **argv)
 	if (r == PT_OK) {
 		rc = op_device(cli, txn, existing, &a, key, now, &h, &written);
 	} else if (r == PT_ERR_NOT_FOUND) {
-		r = pt_capf_user_update(txn, name, &a.in, key, now, &written,
+		r = pt_capf_user_update(txn, name, &a.o.in, key, now, &written,
 					why, sizeof why);
 		if (r == PT_ERR_NOT_FOUND)
 			rc = pt_cli_refuse("no device or CAPF profile %s",
@@ -499,15 +445,16 @@ int pt_cli_capf_op(pt_cli_t *cli, int argc, char **argv)
 		rc = pt_cli_print_json(pt_capf_cli_holder_json(
 			txn, h, pt_capf_cli_auth_string(cli, h, buf)));
 		pt_seal_wipe(buf, sizeof buf);
-	} else if (!cli->quiet || a.generate) {
-		print_scheduled(txn, h, written, a.generate ? generated : NULL);
+	} else if (!cli->quiet || a.o.generate) {
+		print_scheduled(txn, h, written,
+				a.o.generate ? a.o.generated : NULL);
 	}
 out:
 	pt_txn_abort(&txn);
 	pt_capf_holder_destroy(&h);
 	if (existing)
 		pt_record_free(&existing->base);
-	pt_seal_wipe(generated, sizeof generated);
+	pt_capf_opts_clear(&a.o);
 	return rc;
 }
 

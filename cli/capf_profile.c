@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "capf.h"
+#include "capf_opts.h"
 #include "device.h"
 #include "files/capf_store.h"
 #include "files/capf_users.h"
@@ -38,40 +39,24 @@ static const char profile_help[] =
 
 static int profile_add(pt_cli_t *cli, int argc, char **argv)
 {
-	enum {
-		OPT_USER = 256,
-		OPT_END_USER,
-		OPT_APP_USER,
-		OPT_OPERATION,
-		OPT_AUTH_MODE,
-		OPT_AUTH_STRING,
-		OPT_GENERATE,
-		OPT_KEY_SIZE,
-		OPT_EC_CURVE,
-		OPT_COMPLETES_BY,
-	};
+	enum { OPT_USER = 256, OPT_END_USER, OPT_APP_USER };
 	static const struct option options[] = {
 		{"user", required_argument, NULL, OPT_USER},
 		{"end-user", no_argument, NULL, OPT_END_USER},
 		{"application-user", no_argument, NULL, OPT_APP_USER},
-		{"operation", required_argument, NULL, OPT_OPERATION},
-		{"auth-mode", required_argument, NULL, OPT_AUTH_MODE},
-		{"auth-string", required_argument, NULL, OPT_AUTH_STRING},
-		{"generate-string", no_argument, NULL, OPT_GENERATE},
-		{"key-size", required_argument, NULL, OPT_KEY_SIZE},
-		{"ec-curve", required_argument, NULL, OPT_EC_CURVE},
-		{"completes-by", required_argument, NULL, OPT_COMPLETES_BY},
+		PT_CAPF_OPTS_LONG,
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	pt_capf_input_t in = {0};
+	pt_capf_opts_t o = {0};
 	const char *user = NULL;
 	Pt__CapfUserKind kind = PT__CAPF_USER_KIND__CAPF_USER_APPLICATION;
-	bool generate = false;
 	int c;
 	optind = 0;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+		if (pt_capf_opts_take(&o, c, optarg))
+			continue;
 		switch (c) {
 		case OPT_USER: user = optarg; break;
 		case OPT_END_USER:
@@ -80,13 +65,6 @@ static int profile_add(pt_cli_t *cli, int argc, char **argv)
 		case OPT_APP_USER:
 			kind = PT__CAPF_USER_KIND__CAPF_USER_APPLICATION;
 			break;
-		case OPT_OPERATION: in.operation = optarg; break;
-		case OPT_AUTH_MODE: in.auth_mode = optarg; break;
-		case OPT_AUTH_STRING: in.auth_string = optarg; break;
-		case OPT_GENERATE: generate = true; break;
-		case OPT_KEY_SIZE: in.key_size = optarg; break;
-		case OPT_EC_CURVE: in.ec_curve = optarg; break;
-		case OPT_COMPLETES_BY: in.completes_by = optarg; break;
 		case 'h': fputs(profile_help, stdout); return PT_EXIT_OK;
 		default: return pt_capf_cli_bad_option(argv);
 		}
@@ -96,33 +74,20 @@ static int profile_add(pt_cli_t *cli, int argc, char **argv)
 					  "instance ID");
 	if (!user)
 		return pt_cli_usage_error("profile add needs --user");
-	if (generate && in.auth_string)
-		return pt_cli_usage_error("give --auth-string or "
-					  "--generate-string, not both");
+	int rc = pt_capf_opts_check(&o);
+	if (rc != PT_EXIT_OK)
+		return rc;
 	const char *id = argv[optind];
-	char generated[PT_AUTH_STRING_MAX + 1] = "";
 	char why[PT_CAPF_WHY_MAX];
 	const pt_data_key_t *key = NULL;
 	pt_txn_t *txn = NULL;
 	pt_capf_holder_t *h = NULL;
 	int64_t now = (int64_t)time(NULL);
-	int rc = PT_EXIT_OK;
-	if (generate) {
-		if (pt_device_auth_string_generate(generated,
-						   PT_AUTH_STRING_GENERATED) !=
-		    PT_OK)
-			return pt_cli_refuse("cannot generate an "
-					     "authentication string");
-		in.auth_string = generated;
-	}
-	if (in.auth_string && *in.auth_string && !(key = pt_cli_data_key(cli))) {
-		rc = PT_EXIT_REFUSED;
-		goto out;
-	}
-	if ((rc = pt_capf_cli_begin_publisher(cli, "cli capf profile add",
+	if ((rc = pt_capf_opts_prepare(cli, &o, &key)) != PT_EXIT_OK ||
+	    (rc = pt_capf_cli_begin_publisher(cli, "cli capf profile add",
 					      &txn)) != PT_EXIT_OK)
 		goto out;
-	int r = pt_capf_user_add(txn, id, user, kind, &in, key, now, why,
+	int r = pt_capf_user_add(txn, id, user, kind, &o.in, key, now, why,
 				 sizeof why);
 	if (r == PT_ERR_INVALID || r == PT_ERR_EXISTS) {
 		rc = pt_cli_refuse("%s: %s; nothing changed", id, why);
@@ -149,14 +114,14 @@ static int profile_add(pt_cli_t *cli, int argc, char **argv)
 	} else {
 		if (!cli->quiet)
 			printf("added CAPF profile %s\n", id);
-		if (generate)
+		if (o.generate)
 			printf("authentication string for %s: %s\n", id,
-			       generated);
+			       o.generated);
 	}
 out:
 	pt_capf_holder_destroy(&h);
 	pt_txn_abort(&txn);
-	pt_seal_wipe(generated, sizeof generated);
+	pt_capf_opts_clear(&o);
 	return rc;
 }
 
