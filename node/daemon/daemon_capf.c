@@ -1,6 +1,5 @@
 #include "daemon/daemon_capf.h"
 
-#include <errno.h>
 #include <inttypes.h>
 #include <openssl/evp.h>
 #include <stdio.h>
@@ -8,13 +7,13 @@
 #include <string.h>
 
 #include "capf/capf_service.h"
+#include "daemon/daemon_service.h"
 #include "lib/certs.h"
 #include "lib/errors.h"
 #include "lib/params.h"
 #include "lib/seal.h"
 #include "store/datakey.h"
 #include "store/identity.h"
-#include "store/node_meta.h"
 #include "store/records.h"
 
 struct pt_daemon_capf {
@@ -116,70 +115,28 @@ static void on_refresh(pt_loop_t *loop, uint64_t id, void *data)
 	refresh(data);
 }
 
-static void bind_error(struct pt_daemon_capf *d, int r)
+static uint32_t advertised_port(const Pt__Node *node)
 {
-	if (r == PT_ESYS(EADDRINUSE))
-		pt_log_error(d->log, "capf: TCP %s is in use by another "
-				     "process (another phonetrustd?): stop it "
-				     "or set another [capf] port; exiting",
-			     d->where);
-	else if (r == PT_ESYS(EACCES) && d->port < 1024)
-		pt_log_error(d->log, "capf: binding TCP %s needs "
-				     "CAP_NET_BIND_SERVICE or an unprivileged "
-				     "port; exiting",
-			     d->where);
-	else if (r == PT_ERR_CRYPTO)
-		pt_log_error(d->log, "capf: the CAPF key and certificate do "
-				     "not make a TLS server (does the key "
-				     "belong to the certificate?); exiting");
-	else
-		pt_log_error(d->log, "capf: cannot listen on TCP %s: %s; "
-				     "exiting",
-			     d->where, pt_strerror(r));
+	return node->capf_port;
 }
 
-/* Port and idle deadline: the file's, else the cluster's.  Warns when
- * this node's record, which phones' configuration files are built from,
- * names another port. */
+/* Port and idle deadline: the file's, else the cluster's. */
 static int read_cluster(struct pt_daemon_capf *d)
 {
-	pt_txn_t *txn = NULL;
 	Pt__Cluster *cl = NULL;
-	Pt__Node *node = NULL;
-	const uint8_t *name;
-	size_t name_len;
-	char node_name[128] = "";
-
-	int r = pt_txn_begin(d->store, false, NULL, &txn);
+	pt_daemon_port_t port = {.set = d->cfg->capf_port_set,
+				 .configured = d->cfg->capf_port,
+				 .param = PT_PARAM_CAPF_PHONE_PORT,
+				 .advertised = advertised_port};
+	int r = pt_daemon_service_port(d->store, d->log, "capf", &port,
+				       &d->port, &cl);
 	if (r != PT_OK)
 		return r;
-	r = pt_cluster_get(txn, &cl);
-	if (r != PT_OK && r != PT_ERR_NOT_FOUND)
-		goto out;
-	d->port = d->cfg->capf_port_set
-			  ? d->cfg->capf_port
-			  : (uint16_t)pt_param_int(cl, PT_PARAM_CAPF_PHONE_PORT);
 	d->idle_ms = d->cfg->capf_idle_timeout
 			     ? d->cfg->capf_idle_timeout * 1000u
 			     : keepalive_ms(cl);
-	if (pt_txn_meta_get(txn, PT_META_NODE_NAME, &name, &name_len) ==
-		    PT_OK &&
-	    name_len < sizeof node_name) {
-		memcpy(node_name, name, name_len);
-		node_name[name_len] = '\0';
-		if (pt_node_get(txn, node_name, &node) == PT_OK &&
-		    node->capf_port && node->capf_port != d->port)
-			pt_log_warn(d->log,
-				    "capf: listening on port %u, but node %s "
-				    "tells phones port %u",
-				    d->port, node_name, node->capf_port);
-	}
-	r = PT_OK;
-out:
-	pt_record_free(node ? &node->base : NULL);
 	pt_record_free(cl ? &cl->base : NULL);
-	pt_txn_abort(&txn);
-	return r;
+	return PT_OK;
 }
 
 static int load_keys(struct pt_daemon_capf *d, pt_identity_t **id)
@@ -245,9 +202,8 @@ int pt_daemon_capf_start(const pt_config_t *cfg, pt_store_t *store,
 			     pt_strerror(r));
 		goto out;
 	}
-	bool v6 = strchr(cfg->capf_bind_address, ':') != NULL;
-	snprintf(d->where, sizeof d->where, "%s%s%s:%u", v6 ? "[" : "",
-		 cfg->capf_bind_address, v6 ? "]" : "", d->port);
+	pt_daemon_service_where(d->where, sizeof d->where,
+				cfg->capf_bind_address, d->port);
 
 	EVP_PKEY *key = pt_identity_key(id, PT_IDENTITY_CAPF);
 	X509 *cert = pt_identity_cert(id, PT_IDENTITY_CAPF);
@@ -268,24 +224,21 @@ int pt_daemon_capf_start(const pt_config_t *cfg, pt_store_t *store,
 	};
 	r = pt_capf_service_new(&o, &d->svc);
 	if (r != PT_OK) {
-		bind_error(d, r);
+		pt_daemon_service_bind_error(log, "capf", d->where, d->port, r,
+					     "CAPF");
 		goto out;
 	}
-	r = pt_capf_service_start(d->svc);
-	if (r != PT_OK) {
-		pt_log_error(log, "capf: cannot start its threads: %s; exiting",
-			     pt_strerror(r));
+	r = pt_daemon_service_arm(log, "capf", pt_capf_service_start(d->svc),
+				  loop, PT_DAEMON_CAPF_STATS_MS, on_stats, d,
+				  &d->stats_timer);
+	if (r != PT_OK)
 		goto out;
-	}
-	r = pt_loop_timer_add(loop, PT_DAEMON_CAPF_STATS_MS,
-			      PT_DAEMON_CAPF_STATS_MS, on_stats, d,
-			      &d->stats_timer);
-	if (r == PT_OK)
-		r = pt_loop_timer_add(loop, PT_DAEMON_CAPF_REFRESH_MS,
-				      PT_DAEMON_CAPF_REFRESH_MS, on_refresh, d,
-				      &d->refresh_timer);
+	r = pt_loop_timer_add(loop, PT_DAEMON_CAPF_REFRESH_MS,
+			      PT_DAEMON_CAPF_REFRESH_MS, on_refresh, d,
+			      &d->refresh_timer);
 	if (r != PT_OK) {
-		pt_log_error(log, "capf: cannot arm its timers: %s; exiting",
+		pt_log_error(log, "capf: cannot arm the refresh timer: %s; "
+				  "exiting",
 			     pt_strerror(r));
 		goto out;
 	}

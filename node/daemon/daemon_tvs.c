@@ -1,6 +1,5 @@
 #include "daemon/daemon_tvs.h"
 
-#include <errno.h>
 #include <inttypes.h>
 #include <openssl/evp.h>
 #include <stdio.h>
@@ -11,8 +10,6 @@
 #include "lib/errors.h"
 #include "lib/params.h"
 #include "store/identity.h"
-#include "store/node_meta.h"
-#include "store/records.h"
 #include "tvs/tvs_server.h"
 
 struct pt_daemon_tvs {
@@ -52,68 +49,9 @@ static void on_stats(pt_loop_t *loop, uint64_t id, void *data)
 	log_stats(data, "statistics");
 }
 
-static void bind_error(struct pt_daemon_tvs *t, int r)
+static uint32_t advertised_port(const Pt__Node *node)
 {
-	if (r == PT_ESYS(EADDRINUSE))
-		pt_log_error(t->log, "tvs: TCP %s is in use by another "
-				     "process (another phonetrustd?): stop it "
-				     "or set another [tvs] port; exiting",
-			     t->where);
-	else if (r == PT_ESYS(EACCES) && t->port < 1024)
-		pt_log_error(t->log, "tvs: binding TCP %s needs "
-				     "CAP_NET_BIND_SERVICE or an unprivileged "
-				     "port; exiting",
-			     t->where);
-	else if (r == PT_ERR_CRYPTO)
-		pt_log_error(t->log, "tvs: the TVS key and certificate do not "
-				     "make a TLS server (does the key belong "
-				     "to the certificate?); exiting");
-	else
-		pt_log_error(t->log, "tvs: cannot listen on TCP %s: %s; "
-				     "exiting",
-			     t->where, pt_strerror(r));
-}
-
-/* The port: the file's, else the cluster parameter.  Warns when this
- * node's record, which the phones' configuration files are built from,
- * names another one. */
-static int choose_port(struct pt_daemon_tvs *t, pt_store_t *store)
-{
-	pt_txn_t *txn = NULL;
-	Pt__Cluster *cl = NULL;
-	Pt__Node *node = NULL;
-	const uint8_t *name;
-	size_t name_len;
-	char node_name[128] = "";
-
-	int r = pt_txn_begin(store, false, NULL, &txn);
-	if (r != PT_OK)
-		return r;
-	r = pt_cluster_get(txn, &cl);
-	if (r != PT_OK && r != PT_ERR_NOT_FOUND)
-		goto out;
-	t->port = t->cfg->tvs_port_set
-			  ? t->cfg->tvs_port
-			  : (uint16_t)pt_param_int(cl, PT_PARAM_TVS_PORT);
-	if (pt_txn_meta_get(txn, PT_META_NODE_NAME, &name, &name_len) ==
-		    PT_OK &&
-	    name_len < sizeof node_name) {
-		memcpy(node_name, name, name_len);
-		node_name[name_len] = '\0';
-		if (pt_node_get(txn, node_name, &node) == PT_OK &&
-		    node->tvs_port && node->tvs_port != t->port)
-			pt_log_warn(t->log,
-				    "tvs: listening on port %u, but node %s "
-				    "tells phones port %u in their "
-				    "configuration files",
-				    t->port, node_name, node->tvs_port);
-	}
-	r = PT_OK;
-out:
-	pt_record_free(node ? &node->base : NULL);
-	pt_record_free(cl ? &cl->base : NULL);
-	pt_txn_abort(&txn);
-	return r;
+	return node->tvs_port;
 }
 
 int pt_daemon_tvs_start(const pt_config_t *cfg, pt_store_t *store,
@@ -142,7 +80,11 @@ int pt_daemon_tvs_start(const pt_config_t *cfg, pt_store_t *store,
 			     cfg->data_dir, cfg->data_dir, pt_strerror(r));
 		goto out;
 	}
-	r = choose_port(t, store);
+	pt_daemon_port_t port = {.set = cfg->tvs_port_set,
+				 .configured = cfg->tvs_port,
+				 .param = PT_PARAM_TVS_PORT,
+				 .advertised = advertised_port};
+	r = pt_daemon_service_port(store, log, "tvs", &port, &t->port, NULL);
 	if (r != PT_OK) {
 		pt_log_error(log, "tvs: cannot read the store: %s; exiting",
 			     pt_strerror(r));
@@ -166,7 +108,8 @@ int pt_daemon_tvs_start(const pt_config_t *cfg, pt_store_t *store,
 	};
 	r = pt_tvs_server_new(&o, &t->srv);
 	if (r != PT_OK) {
-		bind_error(t, r);
+		pt_daemon_service_bind_error(log, "tvs", t->where, t->port, r,
+					     "TVS");
 		goto out;
 	}
 	r = pt_daemon_service_arm(log, "tvs", pt_tvs_server_start(t->srv), loop,
