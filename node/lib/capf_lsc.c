@@ -7,6 +7,7 @@
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <openssl/x509v3.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -109,24 +110,125 @@ out:
 	return r;
 }
 
-int pt_capf_lsc_key_spki(const EVP_PKEY *key, uint8_t **der, size_t *len)
+/* RSAPublicKey (RFC 8017 A.1.1) of key's modulus and exponent, in
+ * OPENSSL_malloc'd memory as X509_PUBKEY_set0_param takes it. */
+static int rsa_public_der(const EVP_PKEY *key, unsigned char **out, int *olen)
 {
-	*der = NULL;
-	*len = 0;
-	int n = i2d_PUBKEY(key, NULL);
-	if (n <= 0)
+	BIGNUM *n = NULL, *e = NULL;
+	ASN1_INTEGER *an = NULL, *ae = NULL;
+	unsigned char *buf = NULL;
+	int r = PT_ERR_CRYPTO;
+
+	if (!EVP_PKEY_get_bn_param(key, OSSL_PKEY_PARAM_RSA_N, &n) ||
+	    !EVP_PKEY_get_bn_param(key, OSSL_PKEY_PARAM_RSA_E, &e) ||
+	    !(an = BN_to_ASN1_INTEGER(n, NULL)) ||
+	    !(ae = BN_to_ASN1_INTEGER(e, NULL)))
+		goto out;
+	int ln = i2d_ASN1_INTEGER(an, NULL), le = i2d_ASN1_INTEGER(ae, NULL);
+	if (ln <= 0 || le <= 0)
+		goto out;
+	int total = ASN1_object_size(1, ln + le, V_ASN1_SEQUENCE);
+	if (total <= 0)
+		goto out;
+	r = PT_ERR_NOMEM;
+	if (!(buf = OPENSSL_malloc((size_t)total)))
+		goto out;
+	r = PT_ERR_CRYPTO;
+	unsigned char *w = buf;
+	ASN1_put_object(&w, 1, ln + le, V_ASN1_SEQUENCE, V_ASN1_UNIVERSAL);
+	if (i2d_ASN1_INTEGER(an, &w) != ln || i2d_ASN1_INTEGER(ae, &w) != le ||
+	    w != buf + total)
+		goto out;
+	*out = buf;
+	*olen = total;
+	buf = NULL;
+	r = PT_OK;
+out:
+	OPENSSL_free(buf);
+	ASN1_INTEGER_free(an);
+	ASN1_INTEGER_free(ae);
+	BN_free(n);
+	BN_free(e);
+	return r;
+}
+
+/* Fills pub (algorithm and key bits) from key's parameters.  OpenSSL 3's
+ * X509_set_pubkey and i2d_PUBKEY encode the key and decode it again
+ * through a provider decoder, which cost more than the rest of an LSC
+ * but its signature; the parameters are already at hand. */
+static int pubkey_fill(X509_PUBKEY *pub, const EVP_PKEY *key)
+{
+	unsigned char *enc = NULL;
+	int enc_len = 0, is_ec, r;
+	unsigned bits;
+
+	if ((r = pt_capf_lsc_key_info(key, &is_ec, &bits)) != PT_OK)
+		return r;
+	if (!is_ec) {
+		if ((r = rsa_public_der(key, &enc, &enc_len)) != PT_OK)
+			return r;
+		if (!X509_PUBKEY_set0_param(pub, OBJ_nid2obj(NID_rsaEncryption),
+					    V_ASN1_NULL, NULL, enc, enc_len)) {
+			OPENSSL_free(enc);
+			return PT_ERR_CRYPTO;
+		}
+		return PT_OK;
+	}
+	int curve = bits == 256   ? NID_X9_62_prime256v1
+		    : bits == 384 ? NID_secp384r1
+				  : NID_secp521r1;
+	/* An uncompressed P-521 point: 1 + 2 x 66 bytes. */
+	unsigned char point[160];
+	size_t point_len = 0;
+	if (!EVP_PKEY_get_octet_string_param(key,
+					     OSSL_PKEY_PARAM_PUB_KEY,
+					     point, sizeof point, &point_len) ||
+	    point_len == 0 || point_len > INT_MAX)
 		return PT_ERR_CRYPTO;
-	uint8_t *buf = malloc((size_t)n);
-	if (!buf)
+	if (!(enc = OPENSSL_memdup(point, point_len)))
 		return PT_ERR_NOMEM;
-	uint8_t *w = buf;
-	if (i2d_PUBKEY(key, &w) != n) {
-		free(buf);
+	if (!X509_PUBKEY_set0_param(pub, OBJ_nid2obj(NID_X9_62_id_ecPublicKey),
+				    V_ASN1_OBJECT, OBJ_nid2obj(curve), enc,
+				    (int)point_len)) {
+		OPENSSL_free(enc);
 		return PT_ERR_CRYPTO;
 	}
+	return PT_OK;
+}
+
+int pt_capf_lsc_key_spki(const EVP_PKEY *key, uint8_t **der, size_t *len)
+{
+	X509_PUBKEY *pub = X509_PUBKEY_new();
+	uint8_t *buf = NULL;
+	int r = PT_ERR_NOMEM;
+
+	*der = NULL;
+	*len = 0;
+	if (!pub)
+		goto out;
+	if ((r = pubkey_fill(pub, key)) != PT_OK)
+		goto out;
+	r = PT_ERR_CRYPTO;
+	int n = i2d_X509_PUBKEY(pub, NULL);
+	if (n <= 0)
+		goto out;
+	r = PT_ERR_NOMEM;
+	if (!(buf = malloc((size_t)n)))
+		goto out;
+	r = PT_ERR_CRYPTO;
+	uint8_t *w = buf;
+	if (i2d_X509_PUBKEY(pub, &w) != n)
+		goto out;
 	*der = buf;
 	*len = (size_t)n;
-	return PT_OK;
+	buf = NULL;
+	r = PT_OK;
+out:
+	if (r != PT_OK)
+		ERR_clear_error();
+	free(buf);
+	X509_PUBKEY_free(pub);
+	return r;
 }
 
 int pt_capf_lsc_key_sha256(const EVP_PKEY *key, uint8_t out[32])
@@ -310,9 +412,11 @@ int pt_capf_lsc_build(EVP_PKEY *issuer_key, X509 *issuer_cert,
 	    !X509_set_issuer_name(x, X509_get_subject_name(issuer_cert)) ||
 	    !X509_set_subject_name(x, subj) ||
 	    !ASN1_TIME_set(X509_getm_notBefore(x), now) ||
-	    !ASN1_TIME_adj(X509_getm_notAfter(x), now, (int)req->days, 0) ||
-	    !X509_set_pubkey(x, (EVP_PKEY *)req->key))
+	    !ASN1_TIME_adj(X509_getm_notAfter(x), now, (int)req->days, 0))
 		goto out;
+	if ((r = pubkey_fill(X509_get_X509_PUBKEY(x), req->key)) != PT_OK)
+		goto out;
+	r = PT_ERR_CRYPTO;
 	for (int i = 0; i < sk_X509_EXTENSION_num(exts); i++)
 		if (!X509_add_ext(x, sk_X509_EXTENSION_value(exts, i), -1))
 			goto out;

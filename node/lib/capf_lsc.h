@@ -76,8 +76,10 @@ int pt_capf_lsc_decode_key(const uint8_t *der, size_t len, EVP_PKEY **out);
  * key types. */
 int pt_capf_lsc_key_info(const EVP_PKEY *key, int *is_ec, unsigned *bits);
 
-/* DER SubjectPublicKeyInfo of key (malloc'd), and the SHA-256 of it: the
- * identity of a phone key whatever encoding the phone sent. */
+/* DER SubjectPublicKeyInfo of key (malloc'd; built from the key's
+ * parameters, an EC point in the form the phone sent it), and the
+ * SHA-256 of it: the identity of a phone key whatever encoding the phone
+ * sent. */
 int pt_capf_lsc_key_spki(const EVP_PKEY *key, uint8_t **der, size_t *len);
 int pt_capf_lsc_key_sha256(const EVP_PKEY *key, uint8_t out[32]);
 
@@ -92,7 +94,10 @@ typedef struct pt_capf_lsc_req {
 /* Issues the LSC for req, signed by issuer_key (RSA or EC) whose
  * certificate is issuer_cert (both borrowed; the key must belong to the
  * certificate).  PT_ERR_INVALID for a bad name, days or a key that does
- * not match issuer_cert; PT_ERR_CRYPTO when OpenSSL fails. */
+ * not match issuer_cert; PT_ERR_CRYPTO when OpenSSL fails.  *out is ready
+ * to encode and to read field by field, but its public key is set from
+ * req->key's parameters and never decoded: X509_get0_pubkey(*out) is
+ * NULL (req->key is that key; a decoded copy of the DER has it). */
 int pt_capf_lsc_build(EVP_PKEY *issuer_key, X509 *issuer_cert,
 		      const pt_capf_lsc_req_t *req, X509 **out);
 

@@ -38,8 +38,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				       .now = 1700000000, .days = 365};
 		if (pt_capf_lsc_build(issuer_key, issuer_cert, &r, &lsc) != 0)
 			abort();
-		if (pt_capf_lsc_check_signed(lsc, r.name, key, NULL) != 0)
+		/* Checked as a phone or an import reads it: decoded from
+		 * its DER (the builder never decodes the key it sets). */
+		uint8_t *der = NULL;
+		size_t der_len = 0;
+		X509 *back = NULL;
+		if (pt_certs_encode_der(lsc, &der, &der_len) != 0 ||
+		    pt_certs_decode_der(der, der_len, &back) != 0 ||
+		    pt_capf_lsc_check_signed(back, r.name, key, NULL) != 0)
 			abort();
+		X509_free(back);
+		free(der);
 		/* The certificate holds the key as the decoder read it
 		 * (canonical DER: an input OpenSSL reads leniently may be
 		 * spelled differently, the key may not). */
