@@ -6,18 +6,44 @@
 #include "lib/clock.h"
 #include "lib/errors.h"
 #include "store/store_internal.h"
+#include "store/upgrade.h"
 
 #define PT_MAX_KEY_LEN 511
 
+#define META_SKIPPED "repl_skipped_changes"
+#define META_SKIPPED_FIRST "repl_skipped_first"
+#define META_NEWEST_SCHEMA "repl_newest_schema"
+
+static unsigned tx_schema(const Pt__Transaction *t)
+{
+	return t->schema ? t->schema : 1;
+}
+
+/* A change this node leaves alone: its table is unknown here, and the
+ * transaction comes from a newer schema that may have added it. */
+static bool unknown_table(const Pt__Transaction *t, const Pt__Change *c,
+			  const pt_apply_limits_t *lim)
+{
+	return c->table > lim->last_table && tx_schema(t) > lim->schema;
+}
+
 /* Checks everything about t that could make applying it fail half-way or
  * write something a publisher never would, before any write. */
-static int validate_transaction(const Pt__Transaction *t)
+static int validate_transaction(const Pt__Transaction *t,
+				const pt_apply_limits_t *lim)
 {
 	if (t->sequence == 0 || (t->n_changes > 0 && !t->changes))
 		return PT_ERR_MALFORMED;
 	for (size_t i = 0; i < t->n_changes; i++) {
 		const Pt__Change *c = t->changes[i];
-		if (!c || !pt_store_valid_table((pt_table_t)c->table))
+		if (!c)
+			return PT_ERR_MALFORMED;
+		if (c->table == 0)
+			return PT_ERR_MALFORMED;
+		if (unknown_table(t, c, lim))
+			continue;
+		if (c->table > lim->last_table ||
+		    !pt_store_valid_table((pt_table_t)c->table))
 			return PT_ERR_MALFORMED;
 		if (c->key.len == 0 || c->key.len > PT_MAX_KEY_LEN)
 			return PT_ERR_MALFORMED;
@@ -30,7 +56,8 @@ static int validate_transaction(const Pt__Transaction *t)
 	return PT_OK;
 }
 
-static int apply_change(pt_store_t *store, MDB_txn *txn, const Pt__Change *c)
+static int apply_change(pt_store_t *store, MDB_txn *txn,
+			const Pt__Change *c, unsigned from, unsigned to)
 {
 	MDB_dbi dbi = store->tables[c->table];
 	MDB_val k = {c->key.len, c->key.data};
@@ -39,18 +66,88 @@ static int apply_change(pt_store_t *store, MDB_txn *txn, const Pt__Change *c)
 		/* Deleting what is already gone converges to the same state. */
 		return rc == MDB_NOTFOUND ? PT_OK : pt_store_from_mdb(rc);
 	}
+	uint8_t *upgraded = NULL;
+	size_t upgraded_len = 0;
+	if (from < to) {
+		int r = pt_upgrade_record((pt_table_t)c->table, from, to,
+					  c->value.data, c->value.len,
+					  &upgraded, &upgraded_len);
+		if (r != PT_OK)
+			return r;
+	}
 	MDB_val v = {c->value.len, c->value.data};
-	return pt_store_from_mdb(mdb_put(txn, dbi, &k, &v, 0));
+	if (upgraded) {
+		v.mv_size = upgraded_len;
+		v.mv_data = upgraded;
+	}
+	int r = pt_store_from_mdb(mdb_put(txn, dbi, &k, &v, 0));
+	free(upgraded);
+	return r;
+}
+
+static void note_skipped_table(pt_apply_info_t *info, uint32_t table)
+{
+	for (size_t i = 0; i < info->n_skipped_tables; i++)
+		if (info->skipped_tables[i] == table)
+			return;
+	if (info->n_skipped_tables < PT_APPLY_SKIPPED_TABLES_MAX)
+		info->skipped_tables[info->n_skipped_tables++] = table;
+}
+
+/* Node-local counters of skips and schemas, in the apply's transaction. */
+static int note_meta(pt_store_t *store, MDB_txn *txn, uint64_t seq,
+		     const pt_apply_info_t *info)
+{
+	uint64_t v = 0;
+	int r = pt_store_meta_get_u64(txn, store->meta, META_NEWEST_SCHEMA, &v);
+	if (r != PT_OK && r != PT_ERR_NOT_FOUND)
+		return r;
+	if (r == PT_ERR_NOT_FOUND || v < info->schema)
+		r = pt_store_meta_put_u64(txn, store->meta, META_NEWEST_SCHEMA,
+					  info->schema);
+	else
+		r = PT_OK;
+	if (r != PT_OK || info->skipped == 0)
+		return r;
+	v = 0;
+	r = pt_store_meta_get_u64(txn, store->meta, META_SKIPPED, &v);
+	if (r != PT_OK && r != PT_ERR_NOT_FOUND)
+		return r;
+	r = pt_store_meta_put_u64(txn, store->meta, META_SKIPPED,
+				  v + info->skipped);
+	if (r != PT_OK)
+		return r;
+	r = pt_store_meta_get_u64(txn, store->meta, META_SKIPPED_FIRST, &v);
+	if (r == PT_ERR_NOT_FOUND)
+		r = pt_store_meta_put_u64(txn, store->meta, META_SKIPPED_FIRST,
+					  seq);
+	return r;
 }
 
 int pt_store_apply(pt_store_t *store, const Pt__Transaction *t,
 		   const uint8_t *packed, size_t packed_len,
 		   pt_apply_result_t *result)
 {
+	return pt_store_apply_limited(store, t, packed, packed_len, NULL,
+				      result, NULL);
+}
+
+int pt_store_apply_limited(pt_store_t *store, const Pt__Transaction *t,
+			   const uint8_t *packed, size_t packed_len,
+			   const pt_apply_limits_t *limits,
+			   pt_apply_result_t *result, pt_apply_info_t *infop)
+{
+	static const pt_apply_limits_t own = {PT_SCHEMA_VERSION, PT_TABLE_LAST};
+	const pt_apply_limits_t *lim = limits ? limits : &own;
+	pt_apply_info_t scratch;
+	pt_apply_info_t *info = infop ? infop : &scratch;
 	MDB_txn *txn = NULL;
 	uint64_t last = 0;
 	pt_apply_result_t res = PT_APPLY_DONE;
-	int r = validate_transaction(t);
+
+	memset(info, 0, sizeof *info);
+	info->schema = tx_schema(t);
+	int r = validate_transaction(t, lim);
 	if (r != PT_OK)
 		return r;
 	r = pt_store_from_mdb(mdb_txn_begin(store->env, NULL, 0, &txn));
@@ -70,10 +167,19 @@ int pt_store_apply(pt_store_t *store, const Pt__Transaction *t,
 		goto out;
 	}
 	for (size_t i = 0; i < t->n_changes; i++) {
-		r = apply_change(store, txn, t->changes[i]);
+		const Pt__Change *c = t->changes[i];
+		if (unknown_table(t, c, lim)) {
+			info->skipped++;
+			note_skipped_table(info, c->table);
+			continue;
+		}
+		r = apply_change(store, txn, c, info->schema, lim->schema);
 		if (r != PT_OK)
 			goto out;
 	}
+	r = note_meta(store, txn, t->sequence, info);
+	if (r != PT_OK)
+		goto out;
 
 	/* Keep the transaction in this node's own changelog, under the
 	 * publisher's sequence, so digests of history match and this node can
@@ -102,6 +208,34 @@ out:
 		mdb_txn_abort(txn);
 	if (r == PT_OK && result)
 		*result = res;
+	if (r != PT_OK || res != PT_APPLY_DONE) {
+		info->skipped = 0;
+		info->n_skipped_tables = 0;
+	}
+	return r;
+}
+
+int pt_store_repl_skips(pt_store_t *store, pt_repl_skips_t *out)
+{
+	MDB_txn *txn = NULL;
+	uint64_t v = 0;
+	memset(out, 0, sizeof *out);
+	int r = pt_store_from_mdb(mdb_txn_begin(store->env, NULL, MDB_RDONLY,
+						&txn));
+	if (r != PT_OK)
+		return r;
+	r = pt_store_meta_get_u64(txn, store->meta, META_SKIPPED,
+				  &out->skipped);
+	if (r == PT_OK || r == PT_ERR_NOT_FOUND)
+		r = pt_store_meta_get_u64(txn, store->meta, META_SKIPPED_FIRST,
+					  &out->first_skipped_sequence);
+	if (r == PT_OK || r == PT_ERR_NOT_FOUND)
+		r = pt_store_meta_get_u64(txn, store->meta, META_NEWEST_SCHEMA,
+					  &v);
+	if (r == PT_ERR_NOT_FOUND)
+		r = PT_OK;
+	out->newest_schema = (unsigned)v;
+	mdb_txn_abort(txn);
 	return r;
 }
 

@@ -29,10 +29,55 @@ typedef enum pt_apply_result {
  *
  * packed/packed_len, when not NULL, are the bytes t was decoded from (a
  * publisher's changelog entry as received): they are stored as they are,
- * saving an encode per transaction.  NULL: t is encoded here. */
+ * saving an encode per transaction.  NULL: t is encoded here.
+ *
+ * Record values are stored as received, byte for byte (so fields this
+ * binary does not know survive), except that the changes of a
+ * transaction stamped with an older schema pass through that schema's
+ * record upgrade (store/upgrade.h). */
 int pt_store_apply(pt_store_t *store, const Pt__Transaction *t,
 		   const uint8_t *packed, size_t packed_len,
 		   pt_apply_result_t *result);
+
+/* What an applying node understands.  pt_store_apply uses this binary's
+ * (PT_SCHEMA_VERSION, PT_TABLE_LAST); tests pass lower values to act as
+ * an older node. */
+typedef struct pt_apply_limits {
+	unsigned schema;
+	unsigned last_table;
+} pt_apply_limits_t;
+
+#define PT_APPLY_SKIPPED_TABLES_MAX 8
+
+/* What one apply could not do. */
+typedef struct pt_apply_info {
+	unsigned schema;  /* the transaction's schema (an unstamped one: 1) */
+	size_t skipped;   /* changes to tables this node does not know */
+	/* The distinct tables they touched (the first few). */
+	uint32_t skipped_tables[PT_APPLY_SKIPPED_TABLES_MAX];
+	size_t n_skipped_tables;
+} pt_apply_info_t;
+
+/* pt_store_apply with limits (NULL: this binary's).  A change to a table
+ * above limits->last_table is skipped when the transaction comes from a
+ * newer schema than limits->schema (and makes t malformed otherwise);
+ * the rest is applied.  Skips are counted in node-local metadata in the
+ * same transaction (pt_store_repl_skips).  *info may be NULL. */
+int pt_store_apply_limited(pt_store_t *store, const Pt__Transaction *t,
+			   const uint8_t *packed, size_t packed_len,
+			   const pt_apply_limits_t *limits,
+			   pt_apply_result_t *result, pt_apply_info_t *info);
+
+/* What this node has skipped and seen while applying, kept across
+ * restarts: changes skipped in all, the first sequence that skipped
+ * anything (0: none) and the newest schema any applied transaction
+ * carried (0: none applied yet). */
+typedef struct pt_repl_skips {
+	uint64_t skipped;
+	uint64_t first_skipped_sequence;
+	unsigned newest_schema;
+} pt_repl_skips_t;
+int pt_store_repl_skips(pt_store_t *store, pt_repl_skips_t *out);
 
 /* Installing a snapshot: the subscriber's answer to a changelog that no
  * longer reaches back far enough.  begin opens one write transaction and

@@ -1,7 +1,10 @@
 #include "store/store.h"
 
+#include <errno.h>
 #include <lmdb.h>
 #include <openssl/evp.h>
+#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -25,7 +28,7 @@ static const char *const table_names[PT_TABLE_COUNT_] = {
 };
 
 /* The tables of the first schema; later ones may be missing from a store
- * made before them. */
+ * a schema-1 binary made (it created them only when it first wrote). */
 #define PT_TABLE_ORIGINAL_LAST PT_TABLE_CLUSTER
 
 const char *pt_table_name(pt_table_t table)
@@ -108,94 +111,199 @@ int pt_store_meta_put_u64(MDB_txn *txn, MDB_dbi meta, const char *name,
 }
 
 /* Upgrade steps: upgrades[v] turns a version-v store into version v+1 inside
- * the opening transaction.  Version 1 is the first schema, so there is
- * nothing to upgrade from yet. */
-typedef int (*upgrade_fn)(pt_store_t *store, MDB_txn *txn);
-static const upgrade_fn upgrades[PT_SCHEMA_VERSION] = {0};
+ * the opening transaction.
+ *
+ * Upgrade writes bypass pt_txn_put and so never reach the changelog: every
+ * node, publisher or subscriber, upgrades its own store with the same
+ * step, whose result depends only on the record bytes, so nodes holding
+ * the same data before hold the same data (and digest) after, with no
+ * transaction of the size of the whole store to replicate.  A subscriber
+ * never writes its own changelog entries anyway, so logging could only
+ * ever happen on the publisher.  What this leaves open is a node that
+ * replays the publisher's changelog from before the upgrade (a joining
+ * subscriber, a catch-up): those entries hold the records as schema 1
+ * wrote them.  Each changelog transaction is therefore stamped with the
+ * schema that wrote it, and pt_store_apply passes the changes of an older
+ * one through the same record step (store/upgrade.h), so the replay ends
+ * where the publisher's upgrade did.  Snapshots are read from the
+ * publisher's upgraded store and need nothing. */
+typedef int (*upgrade_fn)(pt_store_t *store, MDB_txn *txn, size_t *rewritten);
+static const upgrade_fn upgrades[PT_SCHEMA_VERSION] = {
+	[1] = pt_store_upgrade_1_to_2,
+};
 
-static int check_schema(pt_store_t *store, MDB_txn *txn, bool readonly)
-{
-	uint64_t version = 0;
-	int r = pt_store_meta_get_u64(txn, store->meta, META_SCHEMA, &version);
-	if (r == PT_ERR_NOT_FOUND) {
-		store->schema_version = PT_SCHEMA_VERSION;
-		if (readonly)
-			return PT_OK;
-		return pt_store_meta_put_u64(txn, store->meta, META_SCHEMA,
-				    PT_SCHEMA_VERSION);
-	}
-	if (r != PT_OK)
-		return r;
-	if (version > PT_SCHEMA_VERSION) {
-		store->schema_version = (unsigned)version;
-		return PT_ERR_SCHEMA_NEWER;
-	}
-	if (version < PT_SCHEMA_VERSION) {
-		if (readonly)
-			return PT_ERR_DENIED;
-		for (uint64_t v = version; v < PT_SCHEMA_VERSION; v++) {
-			if (v == 0 || !upgrades[v])
-				return PT_ERR_CORRUPT;
-			r = upgrades[v](store, txn);
-			if (r != PT_OK)
-				return r;
-		}
-		r = pt_store_meta_put_u64(txn, store->meta, META_SCHEMA,
-				 PT_SCHEMA_VERSION);
-		if (r != PT_OK)
-			return r;
-	}
-	store->schema_version = PT_SCHEMA_VERSION;
-	return PT_OK;
-}
-
-static int open_tables(pt_store_t *store, bool readonly)
+/* The schema version a store holds, read without writing: 0 for a store
+ * that has none yet (being created). */
+static int peek_schema(pt_store_t *store, unsigned *out)
 {
 	MDB_txn *txn = NULL;
-	unsigned dbflags = readonly ? 0 : MDB_CREATE;
-	int r = pt_store_from_mdb(mdb_txn_begin(store->env, NULL,
-				       readonly ? MDB_RDONLY : 0, &txn));
+	MDB_dbi meta;
+	uint64_t version = 0;
+	*out = 0;
+	int r = pt_store_from_mdb(mdb_txn_begin(store->env, NULL, MDB_RDONLY,
+						&txn));
 	if (r != PT_OK)
 		return r;
-	for (int t = PT_TABLE_FIRST; t <= PT_TABLE_LAST; t++) {
+	r = pt_store_from_mdb(mdb_dbi_open(txn, "meta", 0, &meta));
+	if (r == PT_OK)
+		r = pt_store_meta_get_u64(txn, meta, META_SCHEMA, &version);
+	mdb_txn_abort(txn);
+	if (r == PT_ERR_NOT_FOUND)
+		return PT_OK;
+	if (r == PT_OK && (version == 0 || version > UINT32_MAX))
+		r = PT_ERR_CORRUPT;
+	if (r == PT_OK)
+		*out = (unsigned)version;
+	return r;
+}
+
+/* Opens every table.  create: make the missing ones (a new store, or one
+ * being upgraded); lenient: a table after the first schema's may be
+ * missing and reads as empty (read-only opens of older stores). */
+static int open_dbis(pt_store_t *store, MDB_txn *txn, bool create,
+		     bool lenient)
+{
+	unsigned dbflags = create ? MDB_CREATE : 0;
+	int r = PT_OK;
+	for (int t = PT_TABLE_FIRST; r == PT_OK && t <= PT_TABLE_LAST; t++) {
 		r = pt_store_from_mdb(mdb_dbi_open(txn, table_names[t], dbflags,
-					  &store->tables[t]));
-		/* A read-only open cannot create a table a newer binary
-		 * added; until a writer opens the store it holds nothing. */
-		if (r == PT_ERR_NOT_FOUND && readonly &&
+						   &store->tables[t]));
+		if (r == PT_ERR_NOT_FOUND && lenient &&
 		    t > PT_TABLE_ORIGINAL_LAST) {
 			store->absent[t] = true;
 			r = PT_OK;
 		}
-		if (r != PT_OK)
-			goto out;
 	}
-	r = pt_store_from_mdb(mdb_dbi_open(txn, "changelog", dbflags, &store->changelog));
+	if (r == PT_OK)
+		r = pt_store_from_mdb(mdb_dbi_open(txn, "changelog", dbflags,
+						   &store->changelog));
+	if (r == PT_OK)
+		r = pt_store_from_mdb(mdb_dbi_open(txn, "meta", dbflags,
+						   &store->meta));
+	return r;
+}
+
+static int open_readonly(pt_store_t *store, unsigned found)
+{
+	MDB_txn *txn = NULL;
+	int r = pt_store_from_mdb(mdb_txn_begin(store->env, NULL, MDB_RDONLY,
+						&txn));
+	if (r != PT_OK)
+		return r;
+	r = open_dbis(store, txn, false, found < PT_SCHEMA_VERSION);
+	store->schema_version = found ? found : PT_SCHEMA_VERSION;
+	/* Committing a read transaction keeps the handles it opened. */
+	if (r == PT_OK) {
+		r = pt_store_from_mdb(mdb_txn_commit(txn));
+		txn = NULL;
+	}
+	if (txn)
+		mdb_txn_abort(txn);
+	return r;
+}
+
+/* The write transaction of a read-write open: creates a new store's
+ * tables, or runs every upgrade step, and records the schema. */
+static int open_readwrite(pt_store_t *store, unsigned found, unsigned flags,
+			  pt_store_upgrade_report_t *report)
+{
+	MDB_txn *txn = NULL;
+	uint64_t version = 0;
+	int r = pt_store_from_mdb(mdb_txn_begin(store->env, NULL, 0, &txn));
+	if (r != PT_OK)
+		return r;
+	r = open_dbis(store, txn, found < PT_SCHEMA_VERSION, false);
+	if (r == PT_OK)
+		r = pt_store_meta_get_u64(txn, store->meta, META_SCHEMA,
+					  &version);
+	if (r == PT_ERR_NOT_FOUND) {
+		r = PT_OK;
+		version = PT_SCHEMA_VERSION;
+		if (found == 0)
+			r = pt_store_meta_put_u64(txn, store->meta, META_SCHEMA,
+						  version);
+	}
 	if (r != PT_OK)
 		goto out;
-	r = pt_store_from_mdb(mdb_dbi_open(txn, "meta", dbflags, &store->meta));
-	if (r != PT_OK)
+	/* Read again under the write lock: another process may have upgraded
+	 * the store since peek_schema. */
+	if (version > PT_SCHEMA_VERSION) {
+		store->schema_version = (unsigned)version;
+		r = PT_ERR_SCHEMA_NEWER;
 		goto out;
-	r = check_schema(store, txn, readonly);
+	}
+	unsigned from = (unsigned)version;
+	for (unsigned v = from; r == PT_OK && v < PT_SCHEMA_VERSION; v++)
+		r = upgrades[v] ? upgrades[v](store, txn, &report->rewritten)
+				: PT_ERR_CORRUPT;
+	if (r == PT_OK && from < PT_SCHEMA_VERSION)
+		r = pt_store_meta_put_u64(txn, store->meta, META_SCHEMA,
+					  PT_SCHEMA_VERSION);
+	if (r == PT_OK && from < PT_SCHEMA_VERSION) {
+		if (flags & PT_STORE_TEST_UPGRADE_STOP)
+			raise(SIGSTOP);
+		if (flags & PT_STORE_TEST_UPGRADE_FAIL)
+			r = PT_ERR_STORE;
+	}
 	if (r != PT_OK)
 		goto out;
 	r = pt_store_from_mdb(mdb_txn_commit(txn));
 	txn = NULL;
+	if (r == PT_OK && from < PT_SCHEMA_VERSION) {
+		store->upgraded_from = from;
+		report->upgraded_to = PT_SCHEMA_VERSION;
+	}
+	store->schema_version = PT_SCHEMA_VERSION;
 out:
 	if (txn)
 		mdb_txn_abort(txn);
 	return r;
 }
 
+static int open_tables(pt_store_t *store, unsigned flags,
+		       pt_store_upgrade_report_t *report)
+{
+	unsigned found = 0;
+	int r = peek_schema(store, &found);
+	report->found = found;
+	if (r != PT_OK)
+		return r;
+	if (found > PT_SCHEMA_VERSION) {
+		store->schema_version = found;
+		return PT_ERR_SCHEMA_NEWER;
+	}
+	if (flags & PT_STORE_READONLY)
+		return open_readonly(store, found);
+	if (found != 0 && found < PT_SCHEMA_VERSION) {
+		r = pt_store_backup(store, found, report->backup,
+				    sizeof report->backup);
+		if (r == PT_OK && !(store->backup = strdup(report->backup)))
+			r = PT_ERR_NOMEM;
+		if (r != PT_OK)
+			return r;
+	}
+	return open_readwrite(store, found, flags, report);
+}
+
 int pt_store_open(const char *dir, unsigned flags, size_t map_size,
 		  pt_store_t **out)
 {
+	return pt_store_open_report(dir, flags, map_size, NULL, out);
+}
+
+int pt_store_open_report(const char *dir, unsigned flags, size_t map_size,
+			 pt_store_upgrade_report_t *report, pt_store_t **out)
+{
+	pt_store_upgrade_report_t scratch;
 	pt_store_t *store = NULL;
 	char *path = NULL;
 	bool readonly = flags & PT_STORE_READONLY;
 	int r;
 
 	*out = NULL;
+	if (!report)
+		report = &scratch;
+	memset(report, 0, sizeof *report);
 	if (asprintf(&path, "%s/store", dir) < 0)
 		return PT_ERR_NOMEM;
 	if (flags & PT_STORE_CREATE) {
@@ -243,7 +351,7 @@ int pt_store_open(const char *dir, unsigned flags, size_t map_size,
 	r = pt_store_from_mdb(mdb_env_open(store->env, path, envflags, 0600));
 	if (r != PT_OK)
 		goto out;
-	r = open_tables(store, readonly);
+	r = open_tables(store, flags, report);
 	if (r != PT_OK)
 		goto out;
 	*out = store;
@@ -261,6 +369,7 @@ void pt_store_destroy(pt_store_t **store)
 	if ((*store)->env)
 		mdb_env_close((*store)->env);
 	free((*store)->dir);
+	free((*store)->backup);
 	free(*store);
 	*store = NULL;
 }
@@ -273,6 +382,16 @@ const char *pt_store_dir(const pt_store_t *store)
 unsigned pt_store_schema_version(const pt_store_t *store)
 {
 	return store->schema_version;
+}
+
+unsigned pt_store_upgraded_from(const pt_store_t *store)
+{
+	return store->upgraded_from;
+}
+
+const char *pt_store_upgrade_backup(const pt_store_t *store)
+{
+	return store->backup;
 }
 
 int pt_txn_begin(pt_store_t *store, bool write, const char *origin,
@@ -491,6 +610,7 @@ static int append_changelog(pt_txn_t *txn, uint64_t *seq_out)
 	t.sequence = seq;
 	t.committed_at_us = pt_clock_wall_us();
 	t.origin = txn->origin ? txn->origin : "";
+	t.schema = PT_SCHEMA_VERSION;
 	t.n_changes = txn->n_changes;
 	t.changes = txn->changes;
 

@@ -30,8 +30,9 @@ typedef enum pt_table {
 	PT_TABLE_TRUST = 3,    /* key: SHA-256 of the certificate DER (32 bytes) */
 	PT_TABLE_NODES = 4,    /* key: node name */
 	PT_TABLE_CLUSTER = 5,  /* key: "cluster" (one record) */
-	/* Added after schema 1 (a store without it opens: read-only opens
-	 * see it empty, read-write opens create it). */
+	/* Part of schema 2 (a schema-1 binary created them lazily, so a
+	 * schema-1 store may lack them: read-only opens see them empty,
+	 * the upgrade creates them). */
 	PT_TABLE_CAPF_PROFILES = 6, /* key: CTI instance ID (CapfUserProfile) */
 	PT_TABLE_LEGACY_SOURCES = 7, /* key: SHA-256 of the file (LegacySource) */
 	PT_TABLE_COUNT_ = 8,
@@ -41,8 +42,10 @@ typedef enum pt_table {
 #define PT_TABLE_LAST PT_TABLE_LEGACY_SOURCES
 #define PT_CLUSTER_KEY "cluster"
 
-/* The schema this binary writes.  Older stores are upgraded on open. */
-#define PT_SCHEMA_VERSION 1u
+/* The schema this binary writes.  Older stores are upgraded on open.
+ * 2: capf_profiles and legacy_sources are part of the schema; certificate
+ * lists meet the invariant of store/cert_history.h. */
+#define PT_SCHEMA_VERSION 2u
 
 typedef struct pt_store pt_store_t;
 typedef struct pt_txn pt_txn_t;
@@ -51,15 +54,38 @@ enum {
 	PT_STORE_CREATE = 1u << 0,   /* create the store if it does not exist */
 	PT_STORE_READONLY = 1u << 1, /* open for reading only */
 	PT_STORE_NOSYNC = 1u << 2,   /* no fsync at commit (benchmarks, tests) */
+	/* Test hooks for an upgrade that does not complete: fail after
+	 * every step ran, just before the commit; or stop the process there
+	 * (SIGSTOP) for the caller's parent to kill it. */
+	PT_STORE_TEST_UPGRADE_FAIL = 1u << 8,
+	PT_STORE_TEST_UPGRADE_STOP = 1u << 9,
 };
 
+/* What an open did about the schema; see pt_store_open_report(). */
+typedef struct pt_store_upgrade_report {
+	unsigned found;      /* schema found in the store (0: a new store) */
+	unsigned upgraded_to; /* 0 when no upgrade completed */
+	size_t rewritten;    /* records the upgrade rewrote */
+	char backup[4096];   /* the backup's data.mdb, "" when none was made */
+} pt_store_upgrade_report_t;
+
 /* Opens (and with PT_STORE_CREATE creates) the store in <dir>/store.
- * Refuses a store written by a newer schema with PT_ERR_SCHEMA_NEWER and
- * upgrades an older one in one transaction.  map_size 0 picks the default
- * (16 GiB of address space; the file grows only as data does).
+ * Refuses a store written by a newer schema with PT_ERR_SCHEMA_NEWER
+ * (the store untouched).  A read-write open of an older store first makes
+ * a compacting copy of it under <dir>/backups/store-schema<N>-<UTC
+ * time>/data.mdb, then upgrades it in one transaction that is not
+ * logged in the changelog; when the backup or the upgrade fails the open
+ * fails and the store is as it was.  A read-only open reads an older
+ * store as it is (pt_store_schema_version() tells).  map_size 0 picks the
+ * default (16 GiB of address space; the file grows only as data does).
  * On success *out owns the store; free it with pt_store_destroy(). */
 int pt_store_open(const char *dir, unsigned flags, size_t map_size,
 		  pt_store_t **out);
+
+/* The same; *report (may be NULL) says what was found, upgraded and
+ * backed up, also when the open failed. */
+int pt_store_open_report(const char *dir, unsigned flags, size_t map_size,
+			 pt_store_upgrade_report_t *report, pt_store_t **out);
 void pt_store_destroy(pt_store_t **store);
 
 /* The data directory the store was opened from (borrowed). */
@@ -67,6 +93,11 @@ const char *pt_store_dir(const pt_store_t *store);
 
 /* Schema version found in the store (after any upgrade). */
 unsigned pt_store_schema_version(const pt_store_t *store);
+
+/* The schema this open upgraded the store from (0: none) and the backup
+ * it made first (NULL: none; borrowed, valid as long as the store). */
+unsigned pt_store_upgraded_from(const pt_store_t *store);
+const char *pt_store_upgrade_backup(const pt_store_t *store);
 
 /* Begins a transaction.  origin (copied) names the writer in the changelog,
  * e.g. "cli device add".  A read transaction is begun with write=false and

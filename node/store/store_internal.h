@@ -25,6 +25,9 @@ struct pt_store {
 	MDB_dbi meta;
 	char *dir;
 	unsigned schema_version;
+	/* Set when this open upgraded the store (pt_store_upgraded_from). */
+	unsigned upgraded_from;
+	char *backup;
 };
 
 struct pt_txn {
@@ -46,5 +49,16 @@ int pt_store_meta_get_u64(MDB_txn *txn, MDB_dbi meta, const char *name,
 			  uint64_t *out);
 int pt_store_meta_put_u64(MDB_txn *txn, MDB_dbi meta, const char *name,
 			  uint64_t value);
+
+/* The schema 1 -> 2 step (upgrade.c) inside the opening write
+ * transaction; *rewritten counts the records it rewrote. */
+int pt_store_upgrade_1_to_2(pt_store_t *store, MDB_txn *txn,
+			    size_t *rewritten);
+
+/* Compacting copy of the store (as it is now, schema version) to
+ * <dir>/backups/store-schema<version>-<UTC stamp>/data.mdb, mode 0600,
+ * fsync'd; path receives the data.mdb path ("" on failure). */
+int pt_store_backup(pt_store_t *store, unsigned version, char *path,
+		    size_t path_len);
 
 #endif
