@@ -441,6 +441,11 @@ int pt_certs_subject(X509 *cert, char **out)
 	return name_text(X509_get_subject_name(cert), out);
 }
 
+int pt_certs_name_text(const X509_NAME *name, char **out)
+{
+	return name_text(name, out);
+}
+
 /* Lower-case hex of the serial's minimal big-endian magnitude ("00" for
  * zero; a leading '-' for the negative serials some old issuers wrote). */
 static int serial_hex(const X509 *x, char **out)
@@ -497,21 +502,17 @@ static int time_utc(const ASN1_TIME *t, int64_t *out)
 	return PT_OK;
 }
 
-int pt_certs_parse(const uint8_t *der, size_t len, Pt__Certificate **out)
+int pt_certs_record(const X509 *x, const uint8_t *der, size_t len,
+		    Pt__Certificate **out)
 {
-	X509 *x = NULL;
 	Pt__Certificate *c = NULL;
-	int r;
+	int r = PT_ERR_NOMEM;
 
 	*out = NULL;
-	r = pt_certs_decode_der(der, len, &x);
-	if (r != PT_OK)
-		return r;
-	r = PT_ERR_NOMEM;
 	if (!(c = malloc(sizeof *c)))
 		goto out;
 	pt__certificate__init(c);
-	if (!(c->der.data = malloc(len)))
+	if (!(c->der.data = malloc(len ? len : 1)))
 		goto out;
 	memcpy(c->der.data, der, len);
 	c->der.len = len;
@@ -541,6 +542,17 @@ int pt_certs_parse(const uint8_t *der, size_t len, Pt__Certificate **out)
 out:
 	if (c)
 		protobuf_c_message_free_unpacked(&c->base, NULL);
+	return r;
+}
+
+int pt_certs_parse(const uint8_t *der, size_t len, Pt__Certificate **out)
+{
+	X509 *x = NULL;
+	*out = NULL;
+	int r = pt_certs_decode_der(der, len, &x);
+	if (r != PT_OK)
+		return r;
+	r = pt_certs_record(x, der, len, out);
 	X509_free(x);
 	return r;
 }

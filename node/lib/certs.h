@@ -90,6 +90,11 @@ int pt_certs_decode_key_pem(const char *pem, size_t len, EVP_PKEY **out);
  * minimal big-endian bytes), sha256, validity as UTC seconds, issuer and
  * subject in RFC 2253 form.  Free with pt_record_free(). */
 int pt_certs_parse(const uint8_t *der, size_t len, Pt__Certificate **out);
+/* The same record from a certificate already in memory and its DER
+ * (trusted: the caller made x from der or der from x), with no decoding:
+ * what a signer uses for the certificate it just issued. */
+int pt_certs_record(const X509 *x, const uint8_t *der, size_t len,
+		    Pt__Certificate **out);
 
 /* SHA-256 of bytes (a certificate's fingerprint when given its DER). */
 int pt_certs_sha256(const uint8_t *data, size_t len, uint8_t out[32]);
@@ -100,5 +105,7 @@ int pt_certs_bio_text(BIO *b, char **text, size_t *len);
 
 /* One-line RFC 2253 form of cert's subject (malloc'd). */
 int pt_certs_subject(X509 *cert, char **out);
+/* The same form of any name ("" for an empty one; malloc'd). */
+int pt_certs_name_text(const X509_NAME *name, char **out);
 
 #endif

@@ -55,6 +55,13 @@ int pt_legacy_certs_parse_der(const void *data, size_t len,
 			      pt_legacy_certs_t **out);
 void pt_legacy_certs_destroy(pt_legacy_certs_t **certs);
 
+/* Strict base64 (RFC 4648 alphabet, no blanks or line breaks, length a
+ * multiple of 4, '=' padding only at the end, zero unused bits) of len
+ * characters into out (cap bytes).  PT_ERR_MALFORMED, PT_ERR_TOO_LARGE
+ * when the result exceeds cap. */
+int pt_legacy_certs_decode_base64(const char *s, size_t len, uint8_t *out,
+				  size_t cap, size_t *out_len);
+
 /* The parts of a DER certificate, as views into the caller's bytes. */
 typedef struct pt_legacy_x509_view {
 	const uint8_t *tbs;      /* TBSCertificate, tag and length included */

@@ -162,7 +162,7 @@ int pt_legacy_phone_parse(const void *data, size_t len,
 /* "YYYY-MM-DD HH:MM:SS" (with_seconds) or "YYYY-MM-DD HH:MM" local time at
  * tz_offset_minutes east of UTC -> UTC seconds.  Calendar-checked (month,
  * day of month with leap years, hour, minute, second 0-59); years
- * 1970-9999.  PT_ERR_INVALID otherwise. */
+ * 1900-9999.  PT_ERR_INVALID otherwise. */
 int pt_legacy_phone_parse_time(const char *s, bool with_seconds,
 			       int32_t tz_offset_minutes, int64_t *out);
 
