@@ -10,7 +10,7 @@ PACKAGES=(
   libprotobuf-c-dev protobuf-c-compiler
   check libsubunit-dev
   libinih-dev libjansson-dev libcsv-dev libxml2-dev
-  jq procps
+  jq procps python3-cryptography
   tftp-hpa atftp curl tftpd-hpa
 )
 # Extra packages a caller asks for (e.g. the test script's peers).

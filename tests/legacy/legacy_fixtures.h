@@ -17,7 +17,7 @@
 #include "lib/errors.h"
 #include "pt_test.h"
 
-static X509_NAME *fx_name(const char *cn)
+static inline X509_NAME *fx_name(const char *cn)
 {
 	X509_NAME *n = X509_NAME_new();
 	ck_assert_ptr_nonnull(n);
@@ -33,7 +33,7 @@ static X509_NAME *fx_name(const char *cn)
 
 /* A certificate for subject_key named cn, issued by issuer (NULL: self)
  * and signed with sign_key using md. */
-static X509 *fx_cert(const char *cn, EVP_PKEY *subject_key,
+static inline X509 *fx_cert(const char *cn, EVP_PKEY *subject_key,
 		     X509 *issuer, EVP_PKEY *sign_key, const EVP_MD *md,
 		     int ca, long serial)
 {
@@ -63,21 +63,21 @@ static X509 *fx_cert(const char *cn, EVP_PKEY *subject_key,
 	return x;
 }
 
-static EVP_PKEY *fx_key(void)
+static inline EVP_PKEY *fx_key(void)
 {
 	EVP_PKEY *k = NULL;
 	ck_assert_int_eq(pt_certs_new_key(PT_KEY_EC256, &k), PT_OK);
 	return k;
 }
 
-static EVP_PKEY *fx_rsa(unsigned bits)
+static inline EVP_PKEY *fx_rsa(unsigned bits)
 {
 	EVP_PKEY *k = EVP_RSA_gen(bits);
 	ck_assert_ptr_nonnull(k);
 	return k;
 }
 
-static uint8_t *fx_der(X509 *x, size_t *len)
+static inline uint8_t *fx_der(X509 *x, size_t *len)
 {
 	uint8_t *der = NULL;
 	ck_assert_int_eq(pt_certs_encode_der(x, &der, len), PT_OK);
@@ -85,7 +85,7 @@ static uint8_t *fx_der(X509 *x, size_t *len)
 }
 
 /* Base64 of bytes on one line (malloc'd). */
-static char *fx_b64(const uint8_t *b, size_t n)
+static inline char *fx_b64(const uint8_t *b, size_t n)
 {
 	char *s = malloc(4 * ((n + 2) / 3) + 1);
 	ck_assert_ptr_nonnull(s);
@@ -93,7 +93,7 @@ static char *fx_b64(const uint8_t *b, size_t n)
 	return s;
 }
 
-static void fx_hex(const uint8_t *b, size_t n, char *out)
+static inline void fx_hex(const uint8_t *b, size_t n, char *out)
 {
 	for (size_t i = 0; i < n; i++)
 		sprintf(out + 2 * i, "%02x", b[i]);
@@ -101,8 +101,8 @@ static void fx_hex(const uint8_t *b, size_t n, char *out)
 }
 
 /* printf into a new string. */
-static char *fx_fmt(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *fx_fmt(const char *fmt, ...)
+static inline char *fx_fmt(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static inline char *fx_fmt(const char *fmt, ...)
 {
 	va_list ap;
 	char *s = NULL;
