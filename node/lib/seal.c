@@ -44,8 +44,10 @@ static int alloc_bytes(ProtobufCBinaryData *b, size_t len)
 	return b->data ? PT_OK : PT_ERR_NOMEM;
 }
 
-int pt_seal(const pt_data_key_t *key, const char *aad, const void *plaintext,
-	    size_t len, Pt__Sealed **out)
+/* Seals with the given nonce (NULL: a fresh random one). */
+static int seal_nonce(const pt_data_key_t *key, const char *aad,
+		      const void *plaintext, size_t len,
+		      const uint8_t nonce[PT_SEAL_NONCE_LEN], Pt__Sealed **out)
 {
 	EVP_CIPHER_CTX *ctx = NULL;
 	Pt__Sealed *s = NULL;
@@ -63,7 +65,9 @@ int pt_seal(const pt_data_key_t *key, const char *aad, const void *plaintext,
 	    alloc_bytes(&s->tag, PT_SEAL_TAG_LEN))
 		goto out;
 	r = PT_ERR_CRYPTO;
-	if (RAND_bytes(s->nonce.data, PT_SEAL_NONCE_LEN) != 1)
+	if (nonce)
+		memcpy(s->nonce.data, nonce, PT_SEAL_NONCE_LEN);
+	else if (RAND_bytes(s->nonce.data, PT_SEAL_NONCE_LEN) != 1)
 		goto out;
 	if (!(ctx = EVP_CIPHER_CTX_new()) ||
 	    !EVP_EncryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, key->bytes,
@@ -83,6 +87,51 @@ out:
 	EVP_CIPHER_CTX_free(ctx);
 	if (s)
 		protobuf_c_message_free_unpacked(&s->base, NULL);
+	return r;
+}
+
+int pt_seal(const pt_data_key_t *key, const char *aad, const void *plaintext,
+	    size_t len, Pt__Sealed **out)
+{
+	return seal_nonce(key, aad, plaintext, len, NULL, out);
+}
+
+static const char nonce_label[] = "phonetrust derived seal nonce v1";
+
+/* The nonce is a PRF of (aad, plaintext) under a key of its own, so it
+ * repeats only for the very same value in the very same field: GCM's
+ * nonce-reuse failure needs two different plaintexts under one nonce. */
+int pt_seal_derived(const pt_data_key_t *key, const char *aad,
+		    const void *plaintext, size_t len, Pt__Sealed **out)
+{
+	uint8_t nkey[32], mac[32];
+	unsigned int nlen = 0, mlen = 0;
+	size_t alen = strlen(aad) + 1;
+	uint8_t *msg = NULL;
+	int r = PT_ERR_CRYPTO;
+
+	*out = NULL;
+	if (len > PT_SEAL_MAX_PLAINTEXT)
+		return PT_ERR_TOO_LARGE;
+	if (!(msg = malloc(alen + len + 1)))
+		return PT_ERR_NOMEM;
+	memcpy(msg, aad, alen);
+	if (len)
+		memcpy(msg + alen, plaintext, len);
+	if (!HMAC(EVP_sha256(), key->bytes, sizeof key->bytes,
+		  (const uint8_t *)nonce_label, sizeof nonce_label - 1, nkey,
+		  &nlen) ||
+	    nlen != 32 ||
+	    !HMAC(EVP_sha256(), nkey, sizeof nkey, msg, alen + len, mac,
+		  &mlen) ||
+	    mlen != 32)
+		goto out;
+	r = seal_nonce(key, aad, plaintext, len, mac, out);
+out:
+	pt_seal_wipe(msg, alen + len);
+	free(msg);
+	pt_seal_wipe(nkey, sizeof nkey);
+	pt_seal_wipe(mac, sizeof mac);
 	return r;
 }
 

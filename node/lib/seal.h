@@ -43,6 +43,14 @@ int pt_seal_verifier(const pt_data_key_t *key, uint8_t out[32]);
 int pt_seal(const pt_data_key_t *key, const char *aad, const void *plaintext,
 	    size_t len, Pt__Sealed **out);
 
+/* Seals plaintext like pt_seal, with a nonce derived from key, aad and
+ * plaintext instead of a random one: the same value sealed twice for the
+ * same field gives the same bytes, so records built from the same input
+ * are identical (migrations).  It reveals only that a field holds the
+ * same value as before. */
+int pt_seal_derived(const pt_data_key_t *key, const char *aad,
+		    const void *plaintext, size_t len, Pt__Sealed **out);
+
 /* Opens a sealed value into plain (capacity cap, NUL-terminated when room
  * remains).  PT_ERR_AUTH when the key or aad is wrong or the value was
  * altered. */
