@@ -16,6 +16,7 @@
 #include "capf/capf_internal.h"
 #include "lib/clock.h"
 #include "lib/errors.h"
+#include "store/records.h"
 
 static void conn_drive(struct capf_conn *c);
 static void step_done(struct capf_job *job);
@@ -40,6 +41,11 @@ static void submit(struct capf_conn *c, enum capf_step step)
 	c->step = step;
 	c->job.run = capf_step_run;
 	c->job.done = step_done;
+	/* LSCs this server signed come with their record: written together
+	 * with every other one waiting (one transaction, one fsync). */
+	c->job.batch = step == CAPF_STEP_RECORD_ISSUED && c->lsc_rec
+			       ? capf_step_record_batch
+			       : NULL;
 	c->job.w = c->w;
 	capf_pool_submit(capf_step_is_crypto(step) ? svc->crypto : svc->storep,
 			 &c->job);
@@ -72,6 +78,8 @@ static void conn_free(struct capf_conn *c, bool notify)
 	free(c->msg);
 	free(c->out);
 	free(c->lsc);
+	if (c->lsc_rec)
+		pt_record_free(&c->lsc_rec->base);
 	free(c);
 	atomic_fetch_sub_explicit(&w->svc->active, 1, memory_order_relaxed);
 }
@@ -727,7 +735,9 @@ static void issued_done(struct capf_conn *c, enum capf_step step)
 		/* Recorded before the phone sees it (spec §8.2). */
 		c->lsc = c->res.der;
 		c->lsc_len = c->res.der_len;
+		c->lsc_rec = c->res.rec;
 		c->res.der = NULL;
+		c->res.rec = NULL;
 		submit(c, CAPF_STEP_RECORD_ISSUED);
 		return;
 	}

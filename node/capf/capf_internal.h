@@ -33,13 +33,21 @@ struct capf_job;
 
 /* run: on a pool thread; done: afterwards, on the loop of worker w. */
 typedef void (*capf_job_fn)(struct capf_job *job);
+/* Runs n jobs at once in place of their run (group commit). */
+typedef void (*capf_batch_fn)(struct capf_job **jobs, size_t n);
 
 struct capf_job {
 	struct capf_job *next; /* queue link (pool, then worker) */
 	capf_job_fn run;
 	capf_job_fn done;
+	/* Non-NULL: a pool thread that takes this job also takes every job
+	 * queued with the same batch (up to CAPF_BATCH_MAX, the others
+	 * keeping their order) and runs them together. */
+	capf_batch_fn batch;
 	struct capf_worker *w;
 };
+
+#define CAPF_BATCH_MAX 256
 
 typedef struct capf_pool capf_pool_t;
 
@@ -90,6 +98,7 @@ struct capf_step_result {
 			     * now throttled */
 	uint8_t *der;       /* issued certificate (malloc'd) */
 	size_t der_len;
+	Pt__Certificate *rec; /* its store record, made with it */
 	char why[CAPF_WHY_MAX];
 };
 
@@ -111,6 +120,7 @@ struct capf_conn {
 	char fail_why[CAPF_WHY_MAX]; /* reason a failure step records */
 	uint8_t *lsc;            /* the LSC signed, until recorded and sent */
 	size_t lsc_len;
+	Pt__Certificate *lsc_rec; /* its store record, until recorded */
 
 	pt_capf_server_t *sm;
 	uint32_t session_id;
@@ -217,6 +227,12 @@ bool capf_step_is_crypto(enum capf_step step);
  * what the connection holds (the machine's request data, c->plan,
  * c->fail_why) and leaves the result in c->res. */
 void capf_step_run(struct capf_job *job);
+
+/* The store pool's side of CAPF_STEP_RECORD_ISSUED for LSCs this server
+ * signed (the record made on the crypto pool): every connection's
+ * certificate recorded by one pt_capf_store_record_issued_many, each
+ * result in its c->res. */
+void capf_step_record_batch(struct capf_job **jobs, size_t n);
 
 /* One SSL_do_handshake on c with its result in c->res (the handshake
  * step; also run on the loop once a TLS 1.3 server flight is out, when

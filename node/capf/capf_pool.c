@@ -45,26 +45,58 @@ int capf_pool_new(unsigned n, const char *name, pt_log_t *log,
 	return PT_OK;
 }
 
+/* Unlinks the head job and, when it batches, every other queued job of
+ * the same batch (at most CAPF_BATCH_MAX in all).  Under p->mu. */
+static size_t take(capf_pool_t *p, struct capf_job **batch)
+{
+	struct capf_job *job = p->head, *kept = NULL;
+	size_t n = 0;
+	p->head = job->next;
+	if (!p->head)
+		p->tail = NULL;
+	job->next = NULL;
+	batch[n++] = job;
+	if (!job->batch)
+		return n;
+	struct capf_job **link = &p->head;
+	while (*link && n < CAPF_BATCH_MAX) {
+		struct capf_job *j = *link;
+		if (j->batch != job->batch) {
+			kept = j;
+			link = &j->next;
+			continue;
+		}
+		*link = j->next;
+		j->next = NULL;
+		batch[n++] = j;
+	}
+	/* Walked to the end: the last job kept is the tail now. */
+	if (!*link)
+		p->tail = kept;
+	return n;
+}
+
 static void *pool_main(void *arg)
 {
 	capf_pool_t *p = arg;
+	struct capf_job *batch[CAPF_BATCH_MAX];
 	pthread_mutex_lock(&p->mu);
 	for (;;) {
 		while (!p->stop && !p->head)
 			pthread_cond_wait(&p->cv, &p->mu);
 		if (p->stop)
 			break;
-		struct capf_job *job = p->head;
-		p->head = job->next;
-		if (!p->head)
-			p->tail = NULL;
-		job->next = NULL;
+		size_t n = take(p, batch);
 		pthread_mutex_unlock(&p->mu);
-		job->run(job);
+		if (batch[0]->batch)
+			batch[0]->batch(batch, n);
+		else
+			batch[0]->run(batch[0]);
 		/* OpenSSL's error queue is per thread: leave nothing behind
 		 * for the next job to misread. */
 		ERR_clear_error();
-		capf_worker_post(job->w, job);
+		for (size_t i = 0; i < n; i++)
+			capf_worker_post(batch[i]->w, batch[i]);
 		pthread_mutex_lock(&p->mu);
 	}
 	pthread_mutex_unlock(&p->mu);

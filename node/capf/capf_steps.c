@@ -17,6 +17,7 @@
 #include "lib/capf_lsc.h"
 #include "lib/certs.h"
 #include "lib/errors.h"
+#include "store/records.h"
 
 void capf_ssl_reason(int ssl_err, int sys_errno, char *buf, size_t len)
 {
@@ -35,6 +36,8 @@ void capf_ssl_reason(int ssl_err, int sys_errno, char *buf, size_t len)
 void capf_step_result_clear(struct capf_step_result *res)
 {
 	free(res->der);
+	if (res->rec)
+		pt_record_free(&res->rec->base);
 	memset(res, 0, sizeof *res);
 }
 
@@ -108,6 +111,11 @@ static void sign(struct capf_conn *c, const char *name, int64_t now)
 	res->r = pt_capf_lsc_build(svc->key, svc->cert, &req, &lsc);
 	if (res->r == PT_OK)
 		res->r = pt_certs_encode_der(lsc, &res->der, &res->der_len);
+	/* The store record is read from the certificate in hand, here:
+	 * the store pool only encodes and writes. */
+	if (res->r == PT_OK)
+		res->r = pt_certs_record(lsc, res->der, res->der_len,
+					 &res->rec);
 	X509_free(lsc);
 }
 
@@ -126,11 +134,41 @@ static void record_issued(struct capf_conn *c, const char *name, int64_t now)
 					     now, res->why, sizeof res->why);
 }
 
+static struct capf_conn *conn_of(struct capf_job *job)
+{
+	return (struct capf_conn *)((char *)job -
+				    offsetof(struct capf_conn, job));
+}
+
+void capf_step_record_batch(struct capf_job **jobs, size_t n)
+{
+	pt_capf_issued_t items[CAPF_BATCH_MAX];
+	int64_t now = (int64_t)time(NULL);
+	pt_store_t *store = NULL;
+	size_t k = 0;
+
+	for (size_t i = 0; i < n && i < CAPF_BATCH_MAX; i++) {
+		struct capf_conn *c = conn_of(jobs[i]);
+		store = c->w->svc->store;
+		items[k++] = (pt_capf_issued_t){
+			.name = pt_capf_server_device_name(c->sm),
+			.cert = c->lsc_rec,
+			.source = "capf",
+			.now = now,
+		};
+	}
+	if (k)
+		pt_capf_store_record_issued_many(store, items, k);
+	for (size_t i = 0; i < k; i++) {
+		struct capf_conn *c = conn_of(jobs[i]);
+		c->res.r = items[i].r;
+		snprintf(c->res.why, sizeof c->res.why, "%s", items[i].why);
+	}
+}
+
 void capf_step_run(struct capf_job *job)
 {
-	struct capf_conn *c = (struct capf_conn *)((char *)job -
-						   offsetof(struct capf_conn,
-							    job));
+	struct capf_conn *c = conn_of(job);
 	pt_capf_service_t *svc = c->w->svc;
 	struct capf_step_result *res = &c->res;
 	int64_t now = (int64_t)time(NULL);

@@ -585,34 +585,57 @@ int pt_capf_holder_cancel_request(pt_capf_holder_t *h)
 }
 
 struct issued {
-	const uint8_t *der;
-	size_t len;
+	const Pt__Certificate *cert; /* made before the transaction */
 	const char *source;
 	char *why;
 	size_t why_len;
 };
+
+/* A copy of a record built by pt_certs_record/pt_certs_parse, in the
+ * form decoded records have (every field malloc'd), so the holder may
+ * take it and a batch that fails may be retried from the original. */
+static int cert_copy(const Pt__Certificate *c, Pt__Certificate **out)
+{
+	size_t n = pt__certificate__get_packed_size(c);
+	uint8_t *buf = malloc(n ? n : 1);
+	*out = NULL;
+	if (!buf)
+		return PT_ERR_NOMEM;
+	pt__certificate__pack(c, buf);
+	*out = pt__certificate__unpack(NULL, n, buf);
+	free(buf);
+	return *out ? PT_OK : PT_ERR_NOMEM;
+}
 
 static int record_issued(pt_txn_t *txn, pt_capf_holder_t *h, void *ctx,
 			 int64_t now, bool *write)
 {
 	struct issued *is = ctx;
 	Pt__Certificate *cert = NULL;
+	const uint8_t *der = is->cert->der.data;
+	size_t len = is->cert->der.len;
 	(void)txn;
-	int r = parse_cert(is->der, is->len, is->source, now, &cert, is->why,
-			   is->why_len);
-	if (r != PT_OK)
+	int r = cert_copy(is->cert, &cert);
+	if (r == PT_OK) {
+		cert->recorded = now;
+		r = set_str(&cert->source, is->source);
+	}
+	if (r != PT_OK) {
+		if (cert)
+			pt_record_free(&cert->base);
 		return r;
+	}
 	*write = true;
 	Pt__Certificate *old = *h->lsc;
 	*h->lsc = cert;
 	/* Recording the same certificate twice is not a new history. */
-	if (old && same_der(old, is->der, is->len))
+	if (old && same_der(old, der, len))
 		pt_record_free(&old->base);
 	else if (old && (r = pt_capf_cert_list_push(h->n_history, h->history,
 						    old, PT_CAPF_HISTORY_MAX)) !=
 			       PT_OK)
 		return r;
-	if (same_der(*h->signed_cert, is->der, is->len)) {
+	if (same_der(*h->signed_cert, der, len)) {
 		pt_record_free(&(*h->signed_cert)->base);
 		*h->signed_cert = NULL;
 	}
@@ -629,8 +652,67 @@ int pt_capf_store_record_issued(pt_store_t *store, const char *name,
 				const char *source, int64_t now, char *why,
 				size_t why_len)
 {
-	struct issued is = {der, len, source ? source : "capf", why, why_len};
-	return change_holder(store, name, now, record_issued, &is);
+	Pt__Certificate *cert = NULL;
+	/* Parsed before the transaction: nothing decodes under the store's
+	 * write lock. */
+	int r = parse_cert(der, len, source ? source : "capf", now, &cert, why,
+			   why_len);
+	if (r != PT_OK)
+		return r;
+	struct issued is = {cert, source ? source : "capf", why, why_len};
+	r = change_holder(store, name, now, record_issued, &is);
+	pt_record_free(&cert->base);
+	return r;
+}
+
+/* Every item in one transaction; the first failure stops it (nothing
+ * written) and is returned. */
+static int issued_together(pt_store_t *store, pt_capf_issued_t *items,
+			   size_t n)
+{
+	pt_txn_t *txn = NULL;
+	int r = pt_txn_begin(store, true, PT_CAPF_STORE_ORIGIN, &txn);
+	if (r != PT_OK)
+		return r;
+	for (size_t i = 0; i < n && r == PT_OK; i++) {
+		pt_capf_issued_t *it = &items[i];
+		struct issued is = {it->cert, it->source ? it->source : "capf",
+				    it->why, sizeof it->why};
+		pt_capf_holder_t *h = NULL;
+		bool write = false;
+		r = pt_capf_holder_get(txn, it->name, &h);
+		if (r == PT_OK)
+			r = record_issued(txn, h, &is, it->now, &write);
+		if (r == PT_OK && write)
+			r = pt_capf_holder_put(txn, h, it->now);
+		pt_capf_holder_destroy(&h);
+	}
+	if (r == PT_OK)
+		r = pt_txn_commit(&txn, NULL);
+	pt_txn_abort(&txn);
+	return r;
+}
+
+void pt_capf_store_record_issued_many(pt_store_t *store,
+				      pt_capf_issued_t *items, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		items[i].why[0] = '\0';
+	if (n > 1 && issued_together(store, items, n) == PT_OK) {
+		for (size_t i = 0; i < n; i++)
+			items[i].r = PT_OK;
+		return;
+	}
+	/* One item (or more) refused: each alone, so that one refusal
+	 * takes no other outcome down. */
+	for (size_t i = 0; i < n; i++) {
+		pt_capf_issued_t *it = &items[i];
+		it->why[0] = '\0';
+		struct issued is = {it->cert, it->source ? it->source : "capf",
+				    it->why, sizeof it->why};
+		it->r = change_holder(store, it->name, it->now, record_issued,
+				      &is);
+	}
 }
 
 int pt_capf_store_issue(pt_store_t *store, EVP_PKEY *issuer_key,
@@ -673,10 +755,17 @@ int pt_capf_store_issue(pt_store_t *store, EVP_PKEY *issuer_key,
 		return say(why, why_len, r, "cannot sign the LSC: %s",
 			   pt_strerror(r));
 	r = pt_certs_encode_der(lsc, der, len);
-	X509_free(lsc);
+	/* The record comes from the certificate in hand: no decoding. */
+	Pt__Certificate *cert = NULL;
 	if (r == PT_OK)
-		r = pt_capf_store_record_issued(store, name, *der, *len, "capf",
-						now, why, why_len);
+		r = pt_certs_record(lsc, *der, *len, &cert);
+	X509_free(lsc);
+	if (r == PT_OK) {
+		struct issued is = {cert, "capf", why, why_len};
+		r = change_holder(store, name, now, record_issued, &is);
+	}
+	if (cert)
+		pt_record_free(&cert->base);
 	if (r != PT_OK) {
 		free(*der);
 		*der = NULL;

@@ -190,6 +190,27 @@ int pt_capf_store_record_issued(pt_store_t *store, const char *name,
 				const char *source, int64_t now, char *why,
 				size_t why_len);
 
+/* One certificate the server issued, to record with the others waiting
+ * (group commit). */
+typedef struct pt_capf_issued {
+	const char *name;             /* the holder (borrowed) */
+	const Pt__Certificate *cert;  /* pt_certs_record() of the LSC
+				       * (borrowed; copied into the store) */
+	const char *source;           /* NULL: "capf" */
+	int64_t now;
+	int r;                        /* out: as pt_capf_store_record_issued */
+	char why[PT_CAPF_WHY_MAX];    /* out: reason when r != PT_OK */
+} pt_capf_issued_t;
+
+/* Records n items as pt_capf_store_record_issued would, each
+ * all-or-nothing: all in one transaction (one changelog entry, one
+ * fsync) when every one succeeds; when one fails there, the transaction
+ * is dropped and each is recorded in a transaction of its own, so a
+ * refused item never takes the others down.  Each item's result is in
+ * its r; every item is durable (or refused) on return. */
+void pt_capf_store_record_issued_many(pt_store_t *store,
+				      pt_capf_issued_t *items, size_t n);
+
 /* Offline CA: builds the request for phone_key, signed by capf_key /
  * capf_cert (borrowed), and keeps it as the holder's request,
  * superseding any earlier one; status pending, "waiting for the offline

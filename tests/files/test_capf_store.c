@@ -718,6 +718,102 @@ START_TEST(cti_profile_same_calls)
 }
 END_TEST
 
+/* The LSC for name and phone_a, with its record as the server makes it
+ * (pt_certs_record, no decoding). */
+static Pt__Certificate *signed_record(const char *name, int64_t now)
+{
+	pt_capf_lsc_req_t req = {.name = name, .key = phone_a, .now = now,
+				 .days = 365};
+	X509 *x = NULL;
+	uint8_t *der = NULL;
+	size_t len = 0;
+	Pt__Certificate *rec = NULL;
+	ck_assert_int_eq(pt_capf_lsc_build(capf_key(), capf_cert(), &req, &x),
+			 PT_OK);
+	ck_assert_int_eq(pt_certs_encode_der(x, &der, &len), PT_OK);
+	ck_assert_int_eq(pt_certs_record(x, der, len, &rec), PT_OK);
+	X509_free(x);
+	free(der);
+	return rec;
+}
+
+static void expect_lsc(const char *name, const Pt__Certificate *rec,
+		       int64_t now)
+{
+	Pt__Certificate *parsed = NULL;
+	ck_assert_int_eq(pt_certs_parse(rec->der.data, rec->der.len, &parsed),
+			 PT_OK);
+	Pt__Device *dev = dev_get(name);
+	ck_assert_ptr_nonnull(dev->lsc);
+	ck_assert(dev->lsc->der.len == rec->der.len &&
+		  memcmp(dev->lsc->der.data, rec->der.data, rec->der.len) == 0);
+	/* The record made from the certificate in hand is the one a
+	 * decoder reads from its bytes. */
+	ck_assert_str_eq(dev->lsc->serial, parsed->serial);
+	ck_assert_str_eq(dev->lsc->subject, parsed->subject);
+	ck_assert_str_eq(dev->lsc->issuer, parsed->issuer);
+	ck_assert_int_eq(dev->lsc->not_before, parsed->not_before);
+	ck_assert_int_eq(dev->lsc->not_after, parsed->not_after);
+	ck_assert(dev->lsc->sha256.len == 32 &&
+		  memcmp(dev->lsc->sha256.data, parsed->sha256.data, 32) == 0);
+	ck_assert_str_eq(dev->lsc->source, "capf");
+	ck_assert_int_eq(dev->lsc->recorded, now);
+	ck_assert_int_eq(dev->capf->status, PT__CAPF_STATUS__CAPF_STATUS_SUCCESS);
+	ck_assert_int_eq(dev->capf->operation, PT__CAPF_OPERATION__CAPF_OP_NONE);
+	pt__device__free_unpacked(dev, NULL);
+	pt_record_free(&parsed->base);
+}
+
+/* Group commit: outcomes waiting together are one transaction; one that
+ * is refused there takes no other down. */
+START_TEST(issued_many_group_commit)
+{
+	static const char *const ok[] = {"SEP000000000071", "SEP000000000072",
+					 "SEP000000000073"};
+	int64_t now = (int64_t)time(NULL);
+	Pt__Certificate *recs[3];
+	pt_capf_issued_t items[3];
+	for (int i = 0; i < 3; i++) {
+		add_phone(ok[i], "install", NULL);
+		recs[i] = signed_record(ok[i], now);
+		items[i] = (pt_capf_issued_t){.name = ok[i], .cert = recs[i],
+					      .now = now, .r = -999};
+	}
+	uint64_t s0 = seq();
+	pt_capf_store_record_issued_many(store, items, 3);
+	for (int i = 0; i < 3; i++) {
+		ck_assert_int_eq(items[i].r, PT_OK);
+		expect_lsc(ok[i], recs[i], now);
+		pt_record_free(&recs[i]->base);
+	}
+	ck_assert_uint_eq(seq(), s0 + 1);
+
+	/* The middle one names no holder: the batch is dropped and each
+	 * is recorded alone; the other two land, it writes nothing. */
+	static const char *const mixed[] = {"SEP000000000074",
+					    "SEP0000000000FF",
+					    "SEP000000000075"};
+	add_phone(mixed[0], "install", NULL);
+	add_phone(mixed[2], "install", NULL);
+	for (int i = 0; i < 3; i++) {
+		recs[i] = signed_record(mixed[i], now);
+		items[i] = (pt_capf_issued_t){.name = mixed[i],
+					      .cert = recs[i], .now = now,
+					      .r = -999};
+	}
+	s0 = seq();
+	pt_capf_store_record_issued_many(store, items, 3);
+	ck_assert_int_eq(items[0].r, PT_OK);
+	ck_assert_int_eq(items[1].r, PT_ERR_NOT_FOUND);
+	ck_assert_int_eq(items[2].r, PT_OK);
+	expect_lsc(mixed[0], recs[0], now);
+	expect_lsc(mixed[2], recs[2], now);
+	ck_assert_uint_eq(seq(), s0 + 2);
+	for (int i = 0; i < 3; i++)
+		pt_record_free(&recs[i]->base);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("capf_store");
@@ -732,6 +828,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, trust_set);
 	tcase_add_test(tc, offline_ca_flow);
 	tcase_add_test(tc, cti_profile_same_calls);
+	tcase_add_test(tc, issued_many_group_commit);
 	suite_add_tcase(s, tc);
 	return s;
 }
