@@ -3,6 +3,7 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/objects.h>
+#include <openssl/rsa.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 #include <stdlib.h>
@@ -661,17 +662,6 @@ out:
 
 /* ---- the set of CAPF certificates and the issuer check ---- */
 
-typedef struct ca {
-	uint8_t *der;
-	size_t der_len;
-	uint8_t sha1[20];
-	uint8_t sha256[32];
-	uint8_t *subject_der; /* the CA's subject Name, as encoded */
-	size_t subject_len;
-	X509_NAME *subject;
-	EVP_PKEY *key;        /* decoded once, here */
-} ca_t;
-
 /* Digests an LSC signature may use, fetched once per set so a check does
  * not fetch (and the set stays read-only while checks run). */
 enum { MD_SHA1, MD_SHA224, MD_SHA256, MD_SHA384, MD_SHA512, MD_MD5, MD_N };
@@ -682,6 +672,22 @@ static const struct {
 	{NID_sha1, "SHA1"},     {NID_sha224, "SHA224"}, {NID_sha256, "SHA256"},
 	{NID_sha384, "SHA384"}, {NID_sha512, "SHA512"}, {NID_md5, "MD5"},
 };
+
+typedef struct ca {
+	uint8_t *der;
+	size_t der_len;
+	uint8_t sha1[20];
+	uint8_t sha256[32];
+	uint8_t *subject_der; /* the CA's subject Name, as encoded */
+	size_t subject_len;
+	X509_NAME *subject;
+	EVP_PKEY *key;        /* decoded once, here */
+	/* Per digest, a verify context set up once (key, padding, digest):
+	 * a check duplicates it instead of fetching and initialising the
+	 * signature algorithm again, which costs as much as the RSA
+	 * operation itself.  NULL when the key cannot use that digest. */
+	EVP_PKEY_CTX *verify[MD_N];
+} ca_t;
 
 struct pt_legacy_issuers {
 	ca_t *cas;
@@ -709,6 +715,8 @@ static void ca_clear(ca_t *c)
 	free(c->subject_der);
 	X509_NAME_free(c->subject);
 	EVP_PKEY_free(c->key);
+	for (int i = 0; i < MD_N; i++)
+		EVP_PKEY_CTX_free(c->verify[i]);
 	memset(c, 0, sizeof *c);
 }
 
@@ -734,6 +742,22 @@ const uint8_t *pt_legacy_issuers_sha1(const pt_legacy_issuers_t *set,
 				      size_t index)
 {
 	return index < set->n ? set->cas[index].sha1 : NULL;
+}
+
+static EVP_PKEY_CTX *verify_template(EVP_PKEY *key, const EVP_MD *md)
+{
+	EVP_PKEY_CTX *c;
+
+	if (!md || !(c = EVP_PKEY_CTX_new_from_pkey(NULL, key, NULL)))
+		return NULL;
+	if (EVP_PKEY_verify_init(c) != 1 ||
+	    (EVP_PKEY_get_base_id(key) == EVP_PKEY_RSA &&
+	     EVP_PKEY_CTX_set_rsa_padding(c, RSA_PKCS1_PADDING) != 1) ||
+	    EVP_PKEY_CTX_set_signature_md(c, md) != 1) {
+		EVP_PKEY_CTX_free(c);
+		return NULL;
+	}
+	return c;
 }
 
 int pt_legacy_issuers_put(pt_legacy_issuers_t *set, const uint8_t *der,
@@ -778,6 +802,9 @@ int pt_legacy_issuers_put(pt_legacy_issuers_t *set, const uint8_t *der,
 		r = PT_ERR_CRYPTO;
 		goto out;
 	}
+	for (int i = 0; i < MD_N; i++)
+		c.verify[i] = verify_template(c.key, set->md[i]);
+	ERR_clear_error();
 	ca_t *n = realloc(set->cas, (set->n + 1) * sizeof *n);
 	if (!n)
 		goto out;
@@ -794,12 +821,12 @@ out:
 	return r;
 }
 
-static const EVP_MD *md_for(const pt_legacy_issuers_t *set, int nid)
+static int md_index(int nid)
 {
 	for (int i = 0; i < MD_N; i++)
 		if (md_table[i].nid == nid)
-			return set->md[i];
-	return NULL;
+			return i;
+	return -1;
 }
 
 /* The slow, general path (RSA-PSS, EdDSA, rare digests): OpenSSL's own
@@ -813,37 +840,38 @@ static bool verify_full(const ca_t *ca, const uint8_t *lsc, size_t len)
 	return ok;
 }
 
-/* Signature over the TBS bytes with the CA key; md is the digest of the
- * signature algorithm, pk_nid its key type. */
+/* Signature over the TBS bytes with the CA key, through the CA's
+ * prepared context for the signature algorithm's digest; anything else
+ * (RSA-PSS, EdDSA, other digests) through OpenSSL's own path. */
 static bool verify_sig(const pt_legacy_issuers_t *set, const ca_t *ca,
 		       const pt_legacy_x509_view_t *v, const uint8_t *lsc,
 		       size_t len)
 {
 	const unsigned char *p = v->sig_alg;
 	X509_ALGOR *alg = d2i_X509_ALGOR(NULL, &p, (long)v->sig_alg_len);
-	EVP_MD_CTX *ctx = NULL;
-	int md_nid = NID_undef, pk_nid = NID_undef;
-	const EVP_MD *md = NULL;
+	EVP_PKEY_CTX *ctx = NULL;
+	int md_nid = NID_undef, pk_nid = NID_undef, mi;
+	unsigned char dg[EVP_MAX_MD_SIZE];
+	unsigned int dlen;
 	bool ok = false;
 
 	if (!alg)
 		goto out;
 	if (!OBJ_find_sigid_algs(OBJ_obj2nid(alg->algorithm), &md_nid,
 				 &pk_nid) ||
-	    md_nid == NID_undef || !(md = md_for(set, md_nid)) ||
-	    pk_nid == NID_rsassaPss) {
+	    md_nid == NID_undef || pk_nid == NID_rsassaPss ||
+	    (mi = md_index(md_nid)) < 0 || !ca->verify[mi]) {
 		ok = verify_full(ca, lsc, len);
 		goto out;
 	}
 	if (EVP_PKEY_get_base_id(ca->key) != pk_nid)
 		goto out;
-	if (!(ctx = EVP_MD_CTX_new()) ||
-	    EVP_DigestVerifyInit(ctx, NULL, md, NULL, ca->key) != 1)
+	if (!EVP_Digest(v->tbs, v->tbs_len, dg, &dlen, set->md[mi], NULL) ||
+	    !(ctx = EVP_PKEY_CTX_dup(ca->verify[mi])))
 		goto out;
-	ok = EVP_DigestVerify(ctx, v->sig, v->sig_len, v->tbs, v->tbs_len) ==
-	     1;
+	ok = EVP_PKEY_verify(ctx, v->sig, v->sig_len, dg, dlen) == 1;
 out:
-	EVP_MD_CTX_free(ctx);
+	EVP_PKEY_CTX_free(ctx);
 	X509_ALGOR_free(alg);
 	ERR_clear_error();
 	return ok;
