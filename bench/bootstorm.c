@@ -54,6 +54,7 @@
 
 #include "bootstorm/bs_cluster.h"
 #include "bootstorm/bs_load.h"
+#include "bench_util.h"
 #include "bootstorm/bs_util.h"
 
 #define LEVELS_MAX 8
@@ -116,7 +117,7 @@ static unsigned parse_uint(const char *opt, const char *s, unsigned min,
 	errno = 0;
 	unsigned long v = strtoul(s, &end, 10);
 	if (errno || !*s || *end || s[0] == '-' || v < min || v > max)
-		bs_die("%s: %u to %u", opt, min, max);
+		bench_die("%s: %u to %u", opt, min, max);
 	return (unsigned)v;
 }
 
@@ -127,7 +128,7 @@ static void parse_levels(char *list, struct opts *o)
 	for (char *t = strtok_r(list, ",", &save); t;
 	     t = strtok_r(NULL, ",", &save)) {
 		if (o->n_levels == LEVELS_MAX)
-			bs_die("--levels: at most %d", LEVELS_MAX);
+			bench_die("--levels: at most %d", LEVELS_MAX);
 		o->levels[o->n_levels++] = parse_uint("--levels", t, 1, 5000);
 	}
 }
@@ -192,7 +193,7 @@ static void parse_args(int argc, char **argv, struct opts *o)
 			errno = 0;
 			long v = strtol(optarg, &end, 10);
 			if (errno || !*optarg || *end || v < -20 || v > 19)
-				bs_die("--nice: -20 to 19");
+				bench_die("--nice: -20 to 19");
 			o->nice = (int)v;
 			o->set_nice = true;
 			break;
@@ -216,21 +217,18 @@ static void parse_args(int argc, char **argv, struct opts *o)
 static void prepare_process(const struct opts *o)
 {
 	struct rlimit rl;
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
-		rl.rlim_cur = rl.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &rl);
-	}
+	bench_raise_nofile();
 	unsigned max_conc = 1;
 	for (size_t i = 0; i < o->n_levels; i++)
 		if (o->levels[i] > max_conc)
 			max_conc = o->levels[i];
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 &&
 	    rl.rlim_cur < (rlim_t)max_conc + 64)
-		bs_die("the open-file limit (%llu) is below the highest "
+		bench_die("the open-file limit (%llu) is below the highest "
 		       "concurrency; raise it (ulimit -n)",
 		       (unsigned long long)rl.rlim_cur);
 	if (o->set_nice && setpriority(PRIO_PROCESS, 0, o->nice) != 0)
-		bs_die("--nice %d: %s", o->nice, strerror(errno));
+		bench_die("--nice %d: %s", o->nice, strerror(errno));
 }
 
 /* ---- what is compared ------------------------------------------------------ */
@@ -239,7 +237,7 @@ static void print_setup(const struct opts *o, const bs_cluster_t *cl,
 			const bs_fileset_t *fs, const bs_server_t *peer,
 			const char *peer_why, double setup_s, long cpus)
 {
-	uint8_t *loadavg = bs_read_all("/proc/loadavg", NULL);
+	uint8_t *loadavg = bench_read_all("/proc/loadavg", NULL);
 	if (loadavg) {
 		/* The three averages only. */
 		char *sp = strchr((char *)loadavg, ' ');
@@ -301,7 +299,7 @@ static void print_setup(const struct opts *o, const bs_cluster_t *cl,
 static void check_ctl(const bs_cluster_t *cl, bs_server_t *const both[2])
 {
 	size_t ctl_len = 0;
-	uint8_t *ctl = bs_read_all(cl->ctl_path, &ctl_len);
+	uint8_t *ctl = bench_read_all(cl->ctl_path, &ctl_len);
 	for (int s = 0; s < 2; s++) {
 		if (!both[s]->up)
 			continue;
@@ -309,7 +307,7 @@ static void check_ctl(const bs_cluster_t *cl, bs_server_t *const both[2])
 		char why[256];
 		uint8_t *got = bs_load_fetch(both[s], "CTLFile.tlv", &len, why,
 					     sizeof why);
-		bs_say("check: CTLFile.tlv from %s: %s\n", both[s]->name,
+		bench_say("check: CTLFile.tlv from %s: %s\n", both[s]->name,
 		       !got ? why
 		       : ctl && len == ctl_len && memcmp(got, ctl, len) == 0
 			       ? "the bytes of `ctl show --out`"
@@ -367,12 +365,12 @@ static void run_small(const struct opts *o, const bs_fileset_t *fs,
 		      long cpus)
 {
 	const pt_tftp_client_opts_t small = {.blksize = 1428, .tsize = true};
-	bs_say("\nconfiguration files: %u fetches per case, "
+	bench_say("\nconfiguration files: %u fetches per case, "
 	       "SEP<MAC>.cnf.xml.sgn or .enc.sgn of device after device (%u "
 	       "distinct), RRQ blksize 1428 + tsize, lockstep, resend after "
 	       "1 s, 5 resends; latency = request sent to last ACK sent\n",
 	       o->fetches, o->fetches < o->devices ? o->fetches : o->devices);
-	bs_say("(p99 1st: request sent to the server's first answer; resent: "
+	bench_say("(p99 1st: request sent to the server's first answer; resent: "
 	       "packets we sent again; dup rx: blocks the server sent again; "
 	       "RcvbufErr/InErr: UDP counters of the namespace; srv CPU: "
 	       "phonetrustd's CPU per transfer (tftpd-hpa's cannot be read: "
@@ -530,7 +528,7 @@ static unsigned print_targets(const struct opts *o,
 /* The server's own account, from sub1's log. */
 static void print_server_stats(const bs_cluster_t *cl)
 {
-	uint8_t *log = bs_read_all(cl->subd.log, NULL);
+	uint8_t *log = bench_read_all(cl->subd.log, NULL);
 	const char *stats = log ? strstr((char *)log, "tftp at stop:") : NULL;
 	if (stats) {
 		const char *end = strchr(stats, '\n');
@@ -543,6 +541,7 @@ static void print_server_stats(const bs_cluster_t *cl)
 int main(int argc, char **argv)
 {
 	struct opts o;
+	bench_init("bench_bootstorm");
 	parse_args(argc, argv, &o);
 	signal(SIGPIPE, SIG_IGN);
 	prepare_process(&o);
@@ -554,9 +553,9 @@ int main(int argc, char **argv)
 
 	bs_cluster_t cl;
 	bs_cluster_init(&cl, o.bin, o.dir);
-	bs_say("bench_bootstorm: setting up in %s (%u devices, %u nodes)\n",
+	bench_say("bench_bootstorm: setting up in %s (%u devices, %u nodes)\n",
 	       cl.work, o.devices, o.nodes);
-	uint64_t t_setup = bs_now_ns();
+	uint64_t t_setup = bench_now_ns();
 	bs_cluster_opts_t co = {.devices = o.devices, .nodes = o.nodes,
 				.workers = o.workers,
 				.enc_every = o.enc_every};
@@ -581,7 +580,7 @@ int main(int argc, char **argv)
 	char peer_why[256] = "not run (--no-peer)";
 	if (!o.no_peer)
 		bs_tftpd_start(&cl, &peer, peer_why, sizeof peer_why);
-	print_setup(&o, &cl, &fs, &peer, peer_why, bs_since_s(t_setup), cpus);
+	print_setup(&o, &cl, &fs, &peer, peer_why, bench_since_s(t_setup), cpus);
 	bs_server_t *const both[2] = {&ours, &peer};
 	check_ctl(&cl, both);
 

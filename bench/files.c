@@ -25,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_stats.h"
 #include "files/config_source.h"
 #include "lib/certs.h"
 #include "lib/errors.h"
@@ -279,30 +280,6 @@ static double rate_itl(const struct world *w, EVP_PKEY *key, X509 *cert,
 	return (double)n / (t - t0);
 }
 
-/* `openssl speed -mr` prints "+F2:<i>:<bits>:<sign/s>:<verify/s>" for
- * RSA and "+F4:<i>:<bits>:<sign/s>:<verify/s>" for ECDSA. */
-static double openssl_sign_rate(const char *alg, const char *tag)
-{
-	char cmd[160], line[256];
-	double rate = 0;
-	snprintf(cmd, sizeof cmd, "openssl speed -seconds 2 -mr %s 2>/dev/null",
-		 alg);
-	FILE *p = popen(cmd, "r");
-	if (!p)
-		return 0;
-	while (fgets(line, sizeof line, p)) {
-		if (strncmp(line, tag, strlen(tag)) != 0)
-			continue;
-		char *f = line;
-		for (int i = 0; i < 3 && f; i++)
-			f = strchr(f + 1, ':');
-		if (f)
-			rate = strtod(f + 1, NULL);
-	}
-	pclose(p);
-	return rate;
-}
-
 static void row(const char *what, const char *key, double rate, size_t size,
 		int refused, double ceiling)
 {
@@ -358,8 +335,8 @@ int main(int argc, char **argv)
 
 	printf("bench_files: %d nodes, %.0f s per figure, one thread\n",
 	       nodes, seconds);
-	double rsa_ceiling = openssl_sign_rate("rsa2048", "+F2:");
-	double ec_ceiling = openssl_sign_rate("ecdsap256", "+F4:");
+	double rsa_ceiling = bench_speed_sign("rsa2048", 1, 2);
+	double ec_ceiling = bench_speed_sign("ecdsap256", 1, 2);
 	printf("  openssl speed sign/s: RSA-2048 %.0f, ECDSA P-256 %.0f\n\n",
 	       rsa_ceiling, ec_ceiling);
 	printf("  %-22s %-10s %12s %8s\n", "file", "TFTP key", "per second",

@@ -18,6 +18,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "bench_util.h"
 #include "bs_util.h"
 #include "files/config_source.h"
 #include "lib/certs.h"
@@ -52,15 +53,15 @@ void bs_cluster_init(bs_cluster_t *cl, const char *bin, const char *dir)
 		char self[PATH_MAX];
 		ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
 		if (n <= 0)
-			bs_die("cannot find my own path; give --bin");
+			bench_die("cannot find my own path; give --bin");
 		self[n] = '\0';
 		/* BUILD/bench/bench_bootstorm -> BUILD */
 		snprintf(cl->bin, sizeof cl->bin, "%s", dirname(dirname(self)));
 	}
-	char *cli = bs_path("%s/cli/phonetrust", cl->bin);
-	char *daemon = bs_path("%s/node/phonetrustd", cl->bin);
+	char *cli = bench_path("%s/cli/phonetrust", cl->bin);
+	char *daemon = bench_path("%s/node/phonetrustd", cl->bin);
 	if (access(cli, X_OK) != 0 || access(daemon, X_OK) != 0)
-		bs_die("no cli/phonetrust and node/phonetrustd under %s; give "
+		bench_die("no cli/phonetrust and node/phonetrustd under %s; give "
 		       "--bin BUILD_DIR",
 		       cl->bin);
 	free(cli);
@@ -68,33 +69,33 @@ void bs_cluster_init(bs_cluster_t *cl, const char *bin, const char *dir)
 
 	if (dir) {
 		if (mkdir(dir, 0700) != 0)
-			bs_die("--dir %s: %s (give a directory that does not "
+			bench_die("--dir %s: %s (give a directory that does not "
 			       "exist yet)",
 			       dir, strerror(errno));
 		if (!realpath(dir, cl->work))
-			bs_die("--dir %s: %s", dir, strerror(errno));
+			bench_die("--dir %s: %s", dir, strerror(errno));
 		cl->keep = true;
 	} else {
 		const char *tmp = getenv("TMPDIR");
 		snprintf(cl->work, sizeof cl->work, "%s/bench_bootstorm.XXXXXX",
 			 tmp && *tmp ? tmp : "/tmp");
 		if (!mkdtemp(cl->work))
-			bs_die("mkdtemp: %s", strerror(errno));
+			bench_die("mkdtemp: %s", strerror(errno));
 	}
-	cl->setup_log = bs_path("%s/setup.log", cl->work);
-	cl->pub = bs_path("%s/pub", cl->work);
-	cl->sub = bs_path("%s/sub1", cl->work);
-	cl->static_dir = bs_path("%s/static", cl->work);
-	cl->root = bs_path("%s/tftproot", cl->work);
-	cl->ctl_path = bs_path("%s/CTLFile.tlv", cl->root);
+	cl->setup_log = bench_path("%s/setup.log", cl->work);
+	cl->pub = bench_path("%s/pub", cl->work);
+	cl->sub = bench_path("%s/sub1", cl->work);
+	cl->static_dir = bench_path("%s/static", cl->work);
+	cl->root = bench_path("%s/tftproot", cl->work);
+	cl->ctl_path = bench_path("%s/CTLFile.tlv", cl->root);
 	if (mkdir(cl->static_dir, 0755) != 0 || mkdir(cl->root, 0755) != 0)
-		bs_die("mkdir in %s: %s", cl->work, strerror(errno));
+		bench_die("mkdir in %s: %s", cl->work, strerror(errno));
 	cl->pubd = (bs_daemon_t){.name = "pub",
-				 .conf = bs_path("%s/pub.ini", cl->work),
-				 .log = bs_path("%s/pub.log", cl->work)};
+				 .conf = bench_path("%s/pub.ini", cl->work),
+				 .log = bench_path("%s/pub.log", cl->work)};
 	cl->subd = (bs_daemon_t){.name = "sub1",
-				 .conf = bs_path("%s/sub1.ini", cl->work),
-				 .log = bs_path("%s/sub1.log", cl->work)};
+				 .conf = bench_path("%s/sub1.ini", cl->work),
+				 .log = bench_path("%s/sub1.log", cl->work)};
 }
 
 /* ---- commands and daemons ------------------------------------------------ */
@@ -106,7 +107,7 @@ static pid_t cli_spawn(const bs_cluster_t *cl, const char *data,
 {
 	char *argv[40];
 	size_t n = 0;
-	argv[n++] = bs_path("%s/cli/phonetrust", cl->bin);
+	argv[n++] = bench_path("%s/cli/phonetrust", cl->bin);
 	argv[n++] = "--data";
 	argv[n++] = (char *)data;
 	for (; *args && n < 39; args++)
@@ -114,9 +115,9 @@ static pid_t cli_spawn(const bs_cluster_t *cl, const char *data,
 	argv[n] = NULL;
 	pid_t pid = fork();
 	if (pid < 0)
-		bs_die("fork: %s", strerror(errno));
+		bench_die("fork: %s", strerror(errno));
 	if (pid == 0) {
-		bs_redirect(cl->setup_log);
+		bench_redirect(cl->setup_log);
 		execv(argv[0], argv);
 		_exit(127);
 	}
@@ -130,9 +131,9 @@ static void cli_wait(const bs_cluster_t *cl, pid_t pid, const char *what)
 	int status;
 	while (waitpid(pid, &status, 0) < 0)
 		if (errno != EINTR)
-			bs_die("waitpid: %s", strerror(errno));
+			bench_die("waitpid: %s", strerror(errno));
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-		bs_die("phonetrust %s failed; see %s", what, cl->setup_log);
+		bench_die("phonetrust %s failed; see %s", what, cl->setup_log);
 }
 
 static void cli(const bs_cluster_t *cl, const char *data,
@@ -146,36 +147,36 @@ static void cli(const bs_cluster_t *cl, const char *data,
 static void daemon_start(const bs_cluster_t *cl, bs_daemon_t *d,
 			 const char *conf_text)
 {
-	bs_write_text(d->conf, conf_text);
-	char *bin = bs_path("%s/node/phonetrustd", cl->bin);
+	bench_write_text(d->conf, conf_text);
+	char *bin = bench_path("%s/node/phonetrustd", cl->bin);
 	d->pid = fork();
 	if (d->pid < 0)
-		bs_die("fork: %s", strerror(errno));
+		bench_die("fork: %s", strerror(errno));
 	if (d->pid == 0) {
-		bs_redirect(d->log);
+		bench_redirect(d->log);
 		execl(bin, bin, "--config", d->conf, (char *)NULL);
 		_exit(127);
 	}
-	bs_track(d->pid);
+	bench_track(d->pid);
 	free(bin);
 }
 
 /* Waits until d's log holds needle. */
 static void daemon_wait(bs_daemon_t *d, const char *needle, double secs)
 {
-	uint64_t t0 = bs_now_ns();
-	while (bs_since_s(t0) < secs) {
-		uint8_t *log = bs_read_all(d->log, NULL);
+	uint64_t t0 = bench_now_ns();
+	while (bench_since_s(t0) < secs) {
+		uint8_t *log = bench_read_all(d->log, NULL);
 		bool found = log && strstr((char *)log, needle);
 		free(log);
 		if (found)
 			return;
-		if (!bs_alive(d->pid))
-			bs_die("phonetrustd (%s) exited; see %s", d->name,
+		if (!bench_alive(d->pid))
+			bench_die("phonetrustd (%s) exited; see %s", d->name,
 			       d->log);
 		usleep(20000);
 	}
-	bs_die("phonetrustd (%s): no '%s' after %.0f s; see %s", d->name,
+	bench_die("phonetrustd (%s): no '%s' after %.0f s; see %s", d->name,
 	       needle, secs, d->log);
 }
 
@@ -187,7 +188,7 @@ static bool daemon_stop(bs_daemon_t *d)
 	kill(d->pid, SIGTERM);
 	while (waitpid(d->pid, &status, 0) < 0 && errno == EINTR)
 		;
-	bs_untrack(d->pid);
+	bench_untrack(d->pid);
 	d->pid = 0;
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
 		return true;
@@ -205,7 +206,7 @@ static bool daemon_stop(bs_daemon_t *d)
  * the seconds they took. */
 static size_t built_ahead(const char *log_path, double *secs)
 {
-	uint8_t *log = bs_read_all(log_path, NULL);
+	uint8_t *log = bench_read_all(log_path, NULL);
 	size_t total = 0;
 	*secs = 0;
 	const char *needle = "tftp files: ";
@@ -235,7 +236,7 @@ static uint64_t applied_sequence(const char *data)
 		r = pt_store_applied_sequence(store, &seq);
 	pt_store_destroy(&store);
 	if (r != PT_OK)
-		bs_die("cannot read the applied sequence in %s: %s", data,
+		bench_die("cannot read the applied sequence in %s: %s", data,
 		       pt_strerror(r));
 	return seq;
 }
@@ -248,14 +249,14 @@ static uint64_t applied_sequence(const char *data)
  * PT_DAEMON_FILES_POLL_MS (200 ms). */
 static void wait_built_ahead(bs_cluster_t *cl, uint64_t seq, size_t want)
 {
-	uint64_t t0 = bs_now_ns();
+	uint64_t t0 = bench_now_ns();
 	unsigned quiet = 0;
 	for (;;) {
-		if (!bs_alive(cl->subd.pid))
-			bs_die("phonetrustd (sub1) exited; see %s",
+		if (!bench_alive(cl->subd.pid))
+			bench_die("phonetrustd (sub1) exited; see %s",
 			       cl->subd.log);
-		if (bs_since_s(t0) > BUILD_WAIT_S)
-			bs_die("sub1 not caught up and built ahead after %.0f s "
+		if (bench_since_s(t0) > BUILD_WAIT_S)
+			bench_die("sub1 not caught up and built ahead after %.0f s "
 			       "(%zu files built of %zu at least); see %s",
 			       BUILD_WAIT_S, cl->built, want, cl->subd.log);
 		cl->built = built_ahead(cl->subd.log, &cl->build_s);
@@ -263,9 +264,9 @@ static void wait_built_ahead(bs_cluster_t *cl, uint64_t seq, size_t want)
 			usleep(50000);
 			continue;
 		}
-		double c0 = bs_proc_cpu(cl->subd.pid);
+		double c0 = bench_proc_cpu(cl->subd.pid);
 		sleep(1);
-		quiet = bs_proc_cpu(cl->subd.pid) - c0 < 0.05 ? quiet + 1 : 0;
+		quiet = bench_proc_cpu(cl->subd.pid) - c0 < 0.05 ? quiet + 1 : 0;
 		if (quiet == 2)
 			break;
 	}
@@ -289,7 +290,7 @@ static X509 *self_signed(EVP_PKEY *key, const char *cn, uint32_t serial)
 	    !X509_gmtime_adj(X509_getm_notBefore(x), -3600) ||
 	    !X509_gmtime_adj(X509_getm_notAfter(x), 86400L * 365 * 5) ||
 	    !X509_set_pubkey(x, key) || X509_sign(x, key, EVP_sha256()) <= 0)
-		bs_die("cannot make a certificate for %s", cn);
+		bench_die("cannot make a certificate for %s", cn);
 	X509_NAME_free(name);
 	return x;
 }
@@ -301,13 +302,13 @@ static void make_token(const char *path, const char *cn, uint32_t serial)
 	char *cert_pem = NULL, *key_pem = NULL;
 	size_t cert_len = 0, key_len = 0;
 	if (pt_certs_new_key(PT_KEY_RSA2048, &key) != PT_OK)
-		bs_die("cannot make a token key");
+		bench_die("cannot make a token key");
 	X509 *x = self_signed(key, cn, serial);
 	if (pt_certs_encode_pem(x, &cert_pem, &cert_len) != PT_OK ||
 	    pt_certs_encode_key_pem(key, &key_pem, &key_len) != PT_OK)
-		bs_die("cannot encode the token %s", cn);
-	char *both = bs_path("%s%s", cert_pem, key_pem);
-	bs_write_text(path, both);
+		bench_die("cannot encode the token %s", cn);
+	char *both = bench_path("%s%s", cert_pem, key_pem);
+	bench_write_text(path, both);
 	free(both);
 	free(cert_pem);
 	free(key_pem);
@@ -327,7 +328,7 @@ static void give_lscs(const char *data, const bs_cluster_opts_t *o)
 	    (r = pt_txn_begin(store, true, "bench_bootstorm lsc", &txn)) !=
 		    PT_OK ||
 	    (r = pt_certs_new_key(PT_KEY_RSA2048, &key)) != PT_OK)
-		bs_die("cannot open the publisher's store: %s", pt_strerror(r));
+		bench_die("cannot open the publisher's store: %s", pt_strerror(r));
 	for (unsigned i = 0; i < o->devices; i++) {
 		if (!bs_device_encrypts(o, i))
 			continue;
@@ -340,19 +341,19 @@ static void give_lscs(const char *data, const bs_cluster_opts_t *o)
 		Pt__Device *dev = NULL;
 		if ((r = pt_certs_encode_der(x, &der, &der_len)) != PT_OK ||
 		    (r = pt_device_get(txn, name, &dev)) != PT_OK)
-			bs_die("LSC for %s: %s", name, pt_strerror(r));
+			bench_die("LSC for %s: %s", name, pt_strerror(r));
 		if (dev->lsc)
 			pt_record_free(&dev->lsc->base);
 		dev->lsc = NULL;
 		if ((r = pt_certs_parse(der, der_len, &dev->lsc)) != PT_OK ||
 		    (r = pt_device_put(txn, dev)) != PT_OK)
-			bs_die("LSC for %s: %s", name, pt_strerror(r));
+			bench_die("LSC for %s: %s", name, pt_strerror(r));
 		pt_record_free(&dev->base);
 		free(der);
 		X509_free(x);
 	}
 	if ((r = pt_txn_commit(&txn, NULL)) != PT_OK)
-		bs_die("cannot store the LSCs: %s", pt_strerror(r));
+		bench_die("cannot store the LSCs: %s", pt_strerror(r));
 	EVP_PKEY_free(key);
 	pt_store_destroy(&store);
 }
@@ -363,7 +364,7 @@ static void write_csv(const char *path, const bs_cluster_opts_t *o)
 {
 	FILE *f = fopen(path, "w");
 	if (!f)
-		bs_die("cannot write %s", path);
+		bench_die("cannot write %s", path);
 	fputs("name,description,model,protocol,security_profile\n", f);
 	for (unsigned i = 0; i < o->devices; i++) {
 		char name[16];
@@ -374,14 +375,14 @@ static void write_csv(const char *path, const bs_cluster_opts_t *o)
 			bs_device_encrypts(o, i) ? ENC_PROFILE : "");
 	}
 	if (fclose(f) != 0)
-		bs_die("cannot write %s", path);
+		bench_die("cannot write %s", path);
 }
 
 /* Bytes that do not compress, as firmware, in the static directory and
  * the peer's. */
 static void write_big_file(const bs_cluster_t *cl)
 {
-	uint8_t *big = bs_calloc(BS_BIG_BYTES, 1);
+	uint8_t *big = bench_calloc(BS_BIG_BYTES, 1);
 	uint64_t x = 0x9e3779b97f4a7c15ull;
 	for (size_t i = 0; i < BS_BIG_BYTES; i++) {
 		x ^= x << 13;
@@ -391,8 +392,8 @@ static void write_big_file(const bs_cluster_t *cl)
 	}
 	const char *dirs[2] = {cl->static_dir, cl->root};
 	for (int d = 0; d < 2; d++) {
-		char *path = bs_path("%s/%s", dirs[d], BS_BIG_NAME);
-		bs_write_bytes(path, big, BS_BIG_BYTES, 0644);
+		char *path = bench_path("%s/%s", dirs[d], BS_BIG_NAME);
+		bench_write_bytes(path, big, BS_BIG_BYTES, 0644);
 		free(path);
 	}
 	free(big);
@@ -411,7 +412,7 @@ static void join_subscribers(const bs_cluster_t *cl, const char *pw,
 		 * never run and only need addresses of their own. */
 		snprintf(addr, sizeof addr, i == 1 ? "127.0.0.1" : "127.0.1.%u",
 			 i);
-		char *data = bs_path("%s/%s", cl->work, name);
+		char *data = bench_path("%s/%s", cl->work, name);
 		joins[i] = cli_spawn(cl, data,
 				     (const char *[]){"init", "--name", name,
 						      "--role", "subscriber",
@@ -430,12 +431,12 @@ static void join_subscribers(const bs_cluster_t *cl, const char *pw,
 
 void bs_cluster_build(bs_cluster_t *cl, const bs_cluster_opts_t *o)
 {
-	uint64_t t0 = bs_now_ns();
-	char *pw = bs_path("%s/password", cl->work);
-	bs_write_text(pw, PASSWORD "\n");
+	uint64_t t0 = bench_now_ns();
+	char *pw = bench_path("%s/password", cl->work);
+	bench_write_text(pw, PASSWORD "\n");
 	char stream[8], sync[8], join[64];
-	snprintf(stream, sizeof stream, "%u", bs_free_port(SOCK_STREAM));
-	snprintf(sync, sizeof sync, "%u", bs_free_port(SOCK_STREAM));
+	snprintf(stream, sizeof stream, "%u", bench_free_port(SOCK_STREAM));
+	snprintf(sync, sizeof sync, "%u", bench_free_port(SOCK_STREAM));
 	snprintf(join, sizeof join, "tcp://127.0.0.1:%s", sync);
 	cli(cl, cl->pub,
 	    (const char *[]){"init", "--name", "pub", "--role", "publisher",
@@ -445,21 +446,21 @@ void bs_cluster_build(bs_cluster_t *cl, const bs_cluster_opts_t *o)
 	    (const char *[]){"profile", "add", ENC_PROFILE, "--protocol", "sip",
 			     "--mode", "encrypted", "--tftp-encrypted-config",
 			     "yes", "--auth-mode", "null", NULL});
-	char *csv = bs_path("%s/devices.csv", cl->work);
+	char *csv = bench_path("%s/devices.csv", cl->work);
 	write_csv(csv, o);
-	uint64_t t_import = bs_now_ns();
+	uint64_t t_import = bench_now_ns();
 	cli(cl, cl->pub,
 	    (const char *[]){"device", "import", "--csv", csv, NULL});
-	cl->import_s = bs_since_s(t_import);
+	cl->import_s = bench_since_s(t_import);
 	free(csv);
 	cl->n_enc = 0;
 	for (unsigned i = 0; i < o->devices; i++)
 		cl->n_enc += bs_device_encrypts(o, i);
 	if (cl->n_enc)
 		give_lscs(cl->pub, o);
-	cl->pub_s = bs_since_s(t0);
+	cl->pub_s = bench_since_s(t0);
 
-	char *text = bs_path("[node]\nname = pub\nrole = publisher\n"
+	char *text = bench_path("[node]\nname = pub\nrole = publisher\n"
 			     "data_dir = %s\nlog_level = info\n"
 			     "[ports]\nreplication_stream = %s\n"
 			     "replication_sync = %s\n"
@@ -468,12 +469,12 @@ void bs_cluster_build(bs_cluster_t *cl, const bs_cluster_opts_t *o)
 	daemon_start(cl, &cl->pubd, text);
 	free(text);
 	daemon_wait(&cl->pubd, "ready:", 30);
-	t0 = bs_now_ns();
+	t0 = bench_now_ns();
 	join_subscribers(cl, pw, join, o->nodes);
-	cl->join_s = bs_since_s(t0);
+	cl->join_s = bench_since_s(t0);
 	/* Mixed mode once every node is in, so the CTL lists them all. */
-	char *tok_a = bs_path("%s/token-a.pem", cl->work);
-	char *tok_b = bs_path("%s/token-b.pem", cl->work);
+	char *tok_a = bench_path("%s/token-a.pem", cl->work);
+	char *tok_b = bench_path("%s/token-b.pem", cl->work);
 	make_token(tok_a, "bootstorm-token-a", 0xa0);
 	make_token(tok_b, "bootstorm-token-b", 0xa1);
 	cli(cl, cl->pub,
@@ -485,8 +486,8 @@ void bs_cluster_build(bs_cluster_t *cl, const bs_cluster_opts_t *o)
 	write_big_file(cl);
 	uint64_t seq = applied_sequence(cl->pub);
 
-	cl->tftp_port = bs_free_port(SOCK_DGRAM);
-	text = bs_path("[node]\nname = sub1\nrole = subscriber\n"
+	cl->tftp_port = bench_free_port(SOCK_DGRAM);
+	text = bench_path("[node]\nname = sub1\nrole = subscriber\n"
 		       "data_dir = %s\nlog_level = info\n"
 		       "[publisher]\naddress = 127.0.0.1\n"
 		       "[ports]\nreplication_stream = %s\n"
@@ -498,14 +499,14 @@ void bs_cluster_build(bs_cluster_t *cl, const bs_cluster_opts_t *o)
 		       "static_dir = %s\n",
 		       cl->sub, stream, sync, cl->tftp_port, o->workers,
 		       cl->static_dir);
-	t0 = bs_now_ns();
+	t0 = bench_now_ns();
 	daemon_start(cl, &cl->subd, text);
 	free(text);
 	daemon_wait(&cl->subd, "ready:", 30);
 	/* Three names per device (plain, signed, encrypted), each built or
 	 * settled as "not found" by the refresher. */
 	wait_built_ahead(cl, seq, 3u * o->devices);
-	cl->catchup_s = bs_since_s(t0);
+	cl->catchup_s = bench_since_s(t0);
 }
 
 /* ---- the peer's files --------------------------------------------------------- */
@@ -543,8 +544,8 @@ static void *export_main(void *arg)
 			snprintf(e->why, sizeof e->why, "%s: %s",
 				 e->fs->names[i], ans.reason);
 		} else {
-			char *path = bs_path("%s/%s", e->root, e->fs->names[i]);
-			bs_write_bytes(path, ans.bytes, ans.len, 0644);
+			char *path = bench_path("%s/%s", e->root, e->fs->names[i]);
+			bench_write_bytes(path, ans.bytes, ans.len, 0644);
 			free(path);
 			e->fs->sizes[i] = (uint32_t)ans.len;
 			/* An encrypted file changes with every build (a new
@@ -571,7 +572,7 @@ static void export_configs(const bs_cluster_t *cl, bs_fileset_t *fs,
 	if ((r = pt_store_open(cl->sub, PT_STORE_READONLY, 0, &store)) !=
 		    PT_OK ||
 	    (r = pt_identity_load(cl->sub, &id)) != PT_OK)
-		bs_die("cannot open %s for the export: %s", cl->sub,
+		bench_die("cannot open %s for the export: %s", cl->sub,
 		       pt_strerror(r));
 	bool have_key = pt_datakey_load(cl->sub, &dkey) == PT_OK;
 	pt_config_keys_t keys = {
@@ -582,7 +583,7 @@ static void export_configs(const bs_cluster_t *cl, bs_fileset_t *fs,
 	xmlInitParser();
 	if (threads < 1)
 		threads = 1;
-	struct exporter *ex = bs_calloc(threads, sizeof *ex);
+	struct exporter *ex = bench_calloc(threads, sizeof *ex);
 	for (unsigned t = 0; t < threads; t++) {
 		ex[t] = (struct exporter){.store = store, .keys = &keys,
 					  .fs = fs, .root = cl->root,
@@ -590,13 +591,13 @@ static void export_configs(const bs_cluster_t *cl, bs_fileset_t *fs,
 					  .to = fs->n * (t + 1) / threads};
 		if (pthread_create(&ex[t].thread, NULL, export_main, &ex[t]) !=
 		    0)
-			bs_die("cannot start an export thread");
+			bench_die("cannot start an export thread");
 	}
 	for (unsigned t = 0; t < threads; t++)
 		pthread_join(ex[t].thread, NULL);
 	for (unsigned t = 0; t < threads; t++)
 		if (ex[t].err != PT_OK)
-			bs_die("export: %s (%s)",
+			bench_die("export: %s (%s)",
 			       ex[t].why[0] ? ex[t].why : "-",
 			       pt_strerror(ex[t].err));
 	free(ex);
@@ -607,8 +608,8 @@ static void export_configs(const bs_cluster_t *cl, bs_fileset_t *fs,
 
 void bs_cluster_export(bs_cluster_t *cl, bs_fileset_t *fs, unsigned threads)
 {
-	uint64_t t0 = bs_now_ns();
-	char *itl_path = bs_path("%s/ITLFile.tlv", cl->root);
+	uint64_t t0 = bench_now_ns();
+	char *itl_path = bench_path("%s/ITLFile.tlv", cl->root);
 	cli(cl, cl->sub,
 	    (const char *[]){"ctl", "show", "--out", cl->ctl_path, NULL});
 	cli(cl, cl->sub,
@@ -623,14 +624,14 @@ void bs_cluster_export(bs_cluster_t *cl, bs_fileset_t *fs, unsigned threads)
 	char *dot = strchr(cl->sample_dev, '.');
 	if (dot)
 		*dot = '\0';
-	char *sample = bs_path("%s/config-show-sample", cl->work);
+	char *sample = bench_path("%s/config-show-sample", cl->work);
 	cli(cl, cl->sub,
 	    (const char *[]){"config", "show", cl->sample_dev, "--form",
 			     fs->enc[i] ? "encrypted" : "signed", "--out",
 			     sample, NULL});
-	free(bs_read_all(sample, &cl->sample_len));
+	free(bench_read_all(sample, &cl->sample_len));
 	free(sample);
-	cl->export_s = bs_since_s(t0);
+	cl->export_s = bench_since_s(t0);
 }
 
 /* ---- the peer ------------------------------------------------------------------- */
@@ -667,21 +668,21 @@ bool bs_tftpd_start(bs_cluster_t *cl, bs_server_t *s, char *why,
 				       "this run is not root");
 		return false;
 	}
-	uint16_t port = bs_free_port(SOCK_DGRAM);
+	uint16_t port = bench_free_port(SOCK_DGRAM);
 	char addr[32];
 	snprintf(addr, sizeof addr, "127.0.0.1:%u", port);
-	char *log = bs_path("%s/tftpd.log", cl->work);
+	char *log = bench_path("%s/tftpd.log", cl->work);
 	s->pid = fork();
 	if (s->pid < 0)
-		bs_die("fork: %s", strerror(errno));
+		bench_die("fork: %s", strerror(errno));
 	if (s->pid == 0) {
-		bs_redirect(log);
+		bench_redirect(log);
 		execl(BS_IN_TFTPD, "in.tftpd", "--foreground", "--address",
 		      addr, "--user", "root", "--secure", cl->root,
 		      (char *)NULL);
 		_exit(127);
 	}
-	bs_track(s->pid);
+	bench_track(s->pid);
 	for (int i = 0; i < 50; i++) {
 		if (answers(port)) {
 			free(log);
@@ -691,7 +692,7 @@ bool bs_tftpd_start(bs_cluster_t *cl, bs_server_t *s, char *why,
 			s->up = true;
 			return true;
 		}
-		if (!bs_alive(s->pid))
+		if (!bench_alive(s->pid))
 			break;
 	}
 	snprintf(why, why_len, "in.tftpd did not answer on %s; see %s", addr,
@@ -707,7 +708,7 @@ void bs_tftpd_stop(bs_server_t *s)
 		return;
 	kill(s->pid, SIGTERM);
 	waitpid(s->pid, NULL, 0);
-	bs_untrack(s->pid);
+	bench_untrack(s->pid);
 	s->pid = 0;
 }
 
@@ -720,7 +721,7 @@ bool bs_cluster_stop(bs_cluster_t *cl)
 void bs_cluster_clear(bs_cluster_t *cl, bool keep_anyway)
 {
 	if (!cl->keep && !keep_anyway && cl->work[0]) {
-		char *cmd = bs_path("rm -rf '%s'", cl->work);
+		char *cmd = bench_path("rm -rf '%s'", cl->work);
 		if (system(cmd) != 0)
 			fprintf(stderr, "bench_bootstorm: could not remove %s\n",
 				cl->work);

@@ -9,6 +9,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "bench_stats.h"
+#include "bench_util.h"
 #include "bs_util.h"
 #include "lib/clock.h"
 #include "lib/errors.h"
@@ -23,10 +25,10 @@
 
 void bs_fileset_init(bs_fileset_t *fs, size_t n)
 {
-	fs->names = bs_calloc(n, sizeof *fs->names);
-	fs->sizes = bs_calloc(n, sizeof *fs->sizes);
-	fs->payloads = bs_calloc(n, sizeof *fs->payloads);
-	fs->enc = bs_calloc(n, sizeof *fs->enc);
+	fs->names = bench_calloc(n, sizeof *fs->names);
+	fs->sizes = bench_calloc(n, sizeof *fs->sizes);
+	fs->payloads = bench_calloc(n, sizeof *fs->payloads);
+	fs->enc = bench_calloc(n, sizeof *fs->enc);
 	fs->n = n;
 }
 
@@ -154,19 +156,19 @@ static void slot_launch(struct storm *st, uint32_t index)
 	}
 	struct epoll_event ev = {.events = EPOLLIN, .data.u32 = index};
 	if (epoll_ctl(st->ep, EPOLL_CTL_ADD, s->fd, &ev) != 0)
-		bs_die("epoll_ctl: %s", strerror(errno));
+		bench_die("epoll_ctl: %s", strerror(errno));
 	if (pt_tftp_client_init(&s->c, st->fs->names[s->file], &st->opts,
 				pt_clock_mono_ms()) != PT_OK)
-		bs_die("cannot ask for %s: %s", st->fs->names[s->file],
+		bench_die("cannot ask for %s: %s", st->fs->names[s->file],
 		       s->c.why);
 	s->live = true;
-	s->start = bs_now_ns();
+	s->start = bench_now_ns();
 	slot_flush(st, s);
 }
 
 static void slot_end(struct storm *st, struct slot *s)
 {
-	uint64_t end = bs_now_ns();
+	uint64_t end = bench_now_ns();
 	close(s->fd);
 	s->fd = -1;
 	s->live = false;
@@ -202,7 +204,7 @@ static void slot_end(struct storm *st, struct slot *s)
 			st->kept = NULL;
 			if (pt_tftp_client_get_data(&s->c, &st->kept,
 						    &st->kept_len) != PT_OK)
-				bs_die("cannot take the file received");
+				bench_die("cannot take the file received");
 		}
 	}
 	pt_tftp_client_clear(&s->c);
@@ -244,7 +246,7 @@ static void slot_read(struct storm *st, struct slot *s)
 		pt_tftp_client_on_packet(&s->c, st->buf, (size_t)got,
 					 pt_clock_mono_ms());
 		if (!s->locked && s->c.state != PT_TFTP_CLIENT_REQUESTING) {
-			s->first_answer = bs_now_ns();
+			s->first_answer = bench_now_ns();
 			s->tid = from;
 			s->locked = true;
 		}
@@ -279,30 +281,24 @@ static void give_up(struct storm *st)
 	st->done = st->total;
 }
 
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-	return x < y ? -1 : x > y;
-}
-
 /* Runs the case; st->lat and st->lat1 come back sorted. */
 static void storm_run(struct storm *st)
 {
 	st->ep = epoll_create1(EPOLL_CLOEXEC);
 	if (st->ep < 0)
-		bs_die("epoll: %s", strerror(errno));
-	st->slots = bs_calloc(st->conc, sizeof *st->slots);
-	st->idle = bs_calloc(st->conc, sizeof *st->idle);
-	st->buf = bs_calloc(PT_TFTP_PACKET_MAX + 1, 1);
-	st->lat = bs_calloc(st->total, sizeof *st->lat);
-	st->lat1 = bs_calloc(st->total, sizeof *st->lat1);
+		bench_die("epoll: %s", strerror(errno));
+	st->slots = bench_calloc(st->conc, sizeof *st->slots);
+	st->idle = bench_calloc(st->conc, sizeof *st->idle);
+	st->buf = bench_calloc(PT_TFTP_PACKET_MAX + 1, 1);
+	st->lat = bench_calloc(st->total, sizeof *st->lat);
+	st->lat1 = bench_calloc(st->total, sizeof *st->lat1);
 	for (unsigned i = 0; i < st->conc; i++) {
 		st->slots[i].fd = -1;
 		st->idle[i] = st->conc - 1 - i;
 	}
 	st->n_idle = st->conc;
 	struct epoll_event evs[512];
-	uint64_t progress = bs_now_ns();
+	uint64_t progress = bench_now_ns();
 	int64_t next_tick = pt_clock_mono_ms() + TICK_MS;
 	while (st->done < st->total) {
 		unsigned before = st->done;
@@ -310,7 +306,7 @@ static void storm_run(struct storm *st)
 			slot_launch(st, st->idle[--st->n_idle]);
 		int n = epoll_wait(st->ep, evs, 512, TICK_MS);
 		if (n < 0 && errno != EINTR)
-			bs_die("epoll_wait: %s", strerror(errno));
+			bench_die("epoll_wait: %s", strerror(errno));
 		/* A slot that ended in this batch is no longer live: a later
 		 * event of its closed socket reads nothing. */
 		for (int i = 0; i < n; i++)
@@ -322,8 +318,8 @@ static void storm_run(struct storm *st)
 			next_tick = now_ms + TICK_MS;
 		}
 		if (st->done != before)
-			progress = bs_now_ns();
-		else if (bs_now_ns() - progress > STALL_NS)
+			progress = bench_now_ns();
+		else if (bench_now_ns() - progress > STALL_NS)
 			give_up(st);
 	}
 	close(st->ep);
@@ -333,16 +329,8 @@ static void storm_run(struct storm *st)
 	st->slots = NULL;
 	st->idle = NULL;
 	st->buf = NULL;
-	qsort(st->lat, st->n_lat, sizeof *st->lat, cmp_u64);
-	qsort(st->lat1, st->n_lat, sizeof *st->lat1, cmp_u64);
-}
-
-static double pct_ms(const uint64_t *sorted, size_t n, double p)
-{
-	if (!n)
-		return 0;
-	size_t i = (size_t)(p * (double)(n - 1) + 0.5);
-	return (double)sorted[i] / 1e6;
+	bench_sort_ns(st->lat, st->n_lat);
+	bench_sort_ns(st->lat1, st->n_lat);
 }
 
 void bs_load_run(const bs_server_t *srv, const bs_fileset_t *fs,
@@ -354,14 +342,14 @@ void bs_load_run(const bs_server_t *srv, const bs_fileset_t *fs,
 	if (st.conc > total)
 		st.conc = total;
 	bs_udp_t u0 = bs_udp_read();
-	double cpu0 = bs_proc_cpu(srv->pid), self0 = bs_self_cpu();
-	unsigned long long busy0 = bs_machine_busy();
-	uint64_t t0 = bs_now_ns();
+	double cpu0 = bench_proc_cpu(srv->pid), self0 = bench_self_cpu();
+	unsigned long long busy0 = bench_machine_busy();
+	uint64_t t0 = bench_now_ns();
 	storm_run(&st);
-	double secs = bs_since_s(t0);
-	unsigned long long busy1 = bs_machine_busy();
-	double self = bs_self_cpu() - self0;
-	double cpu = bs_proc_cpu(srv->pid) - cpu0;
+	double secs = bench_since_s(t0);
+	unsigned long long busy1 = bench_machine_busy();
+	double self = bench_self_cpu() - self0;
+	double cpu = bench_proc_cpu(srv->pid) - cpu0;
 	bs_udp_t u1 = bs_udp_read();
 	/* What else ran meanwhile: busy time neither side accounts for. */
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
@@ -377,10 +365,10 @@ void bs_load_run(const bs_server_t *srv, const bs_fileset_t *fs,
 		.failed = st.failed, .ok_enc = st.ok_enc, .secs = secs,
 		.tps = secs > 0 ? st.ok / secs : 0,
 		.mbps = secs > 0 ? (double)st.bytes / secs / 1e6 : 0,
-		.p50 = pct_ms(st.lat, st.n_lat, 0.50),
-		.p99 = pct_ms(st.lat, st.n_lat, 0.99),
+		.p50 = bench_pct_ms(st.lat, st.n_lat, 0.50),
+		.p99 = bench_pct_ms(st.lat, st.n_lat, 0.99),
 		.max = st.n_lat ? (double)st.lat[st.n_lat - 1] / 1e6 : 0,
-		.p99_first = pct_ms(st.lat1, st.n_lat, 0.99),
+		.p99_first = bench_pct_ms(st.lat1, st.n_lat, 0.99),
 		.resent = st.resent, .dups = st.dups,
 		.rcvbuf = u1.rcvbuf_errors - u0.rcvbuf_errors,
 		.inerr = u1.in_errors - u0.in_errors,
