@@ -14,7 +14,18 @@ pt_store_t *pt_cli_store(pt_cli_t *cli)
 {
 	if (cli->store)
 		return cli->store;
-	int r = pt_store_open(cli->data_dir, 0, 0, &cli->store);
+	pt_store_upgrade_report_t rep;
+	int r = pt_store_open_report(cli->data_dir, 0, 0, &rep, &cli->store);
+	if (r != PT_OK && r != PT_ERR_SCHEMA_NEWER && rep.found &&
+	    rep.found < PT_SCHEMA_VERSION) {
+		pt_cli_refuse("upgrading the store in %s from schema %u to %u "
+			      "failed: %s; the store is as it was%s%s%s",
+			      cli->data_dir, rep.found, PT_SCHEMA_VERSION,
+			      pt_strerror(r),
+			      rep.backup[0] ? " (a backup is in " : "",
+			      rep.backup, rep.backup[0] ? ")" : "");
+		return NULL;
+	}
 	if (r == PT_ERR_NOT_FOUND) {
 		pt_cli_refuse("no store in %s (run 'phonetrust init' first, or "
 			      "name the node's directory with --data)",
@@ -33,6 +44,13 @@ pt_store_t *pt_cli_store(pt_cli_t *cli)
 			      pt_strerror(r));
 		return NULL;
 	}
+	if (pt_store_upgraded_from(cli->store))
+		fprintf(stderr,
+			"phonetrust: upgraded the store in %s from schema %u to "
+			"%u; backup of the old store in %s\n",
+			cli->data_dir, pt_store_upgraded_from(cli->store),
+			pt_store_schema_version(cli->store),
+			pt_store_upgrade_backup(cli->store));
 	return cli->store;
 }
 

@@ -143,10 +143,13 @@ static int run_check(const pt_config_t *cfg)
 	       pt_role_name(cfg->role));
 	/* Read-only, so that checking never upgrades or creates anything. */
 	int r = pt_store_open(cfg->data_dir, PT_STORE_READONLY, 0, &store);
-	if (r == PT_ERR_DENIED) {
-		printf("%s: store opens; its schema is older and will be "
-		       "upgraded when phonetrustd starts\n",
-		       cfg->data_dir);
+	if (r == PT_OK && pt_store_schema_version(store) < PT_SCHEMA_VERSION) {
+		printf("%s: store opens; its schema %u is older and will be "
+		       "upgraded to %u (after a backup) when phonetrustd "
+		       "starts\n",
+		       cfg->data_dir, pt_store_schema_version(store),
+		       PT_SCHEMA_VERSION);
+		pt_store_destroy(&store);
 		return PT_DAEMON_EXIT_OK;
 	}
 	if (r == PT_OK)
@@ -288,7 +291,26 @@ static int start(struct daemon *d)
 			     pt_strerror(r));
 		return r;
 	}
-	r = pt_store_open(d->cfg.data_dir, 0, 0, &d->store);
+	pt_store_upgrade_report_t upgrade;
+	r = pt_store_open_report(d->cfg.data_dir, 0, 0, &upgrade, &d->store);
+	if (r != PT_OK && r != PT_ERR_SCHEMA_NEWER && upgrade.found &&
+	    upgrade.found < PT_SCHEMA_VERSION) {
+		pt_log_error(d->log,
+			     "upgrading the store in %s from schema %u to %u "
+			     "failed: %s; the store is as it was%s%s; exiting",
+			     d->cfg.data_dir, upgrade.found, PT_SCHEMA_VERSION,
+			     pt_strerror(r),
+			     upgrade.backup[0] ? ", a backup is in " : "",
+			     upgrade.backup);
+		return r;
+	}
+	if (r == PT_OK && upgrade.upgraded_to)
+		pt_log_info(d->log,
+			    "upgraded the store in %s from schema %u to %u "
+			    "(%zu record(s) rewritten); backup of the old store "
+			    "in %s",
+			    d->cfg.data_dir, upgrade.found, upgrade.upgraded_to,
+			    upgrade.rewritten, upgrade.backup);
 	if (r == PT_OK)
 		r = pt_store_last_sequence(d->store, &last);
 	if (r != PT_OK) {

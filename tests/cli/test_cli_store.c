@@ -159,7 +159,7 @@ START_TEST(info_counts)
 		    NULL);
 	ck_assert_msg(res.status == 0, "store info: %s", res.err);
 	static const char *const want[] = {
-		"\"schema_version\": 1", "\"last_sequence\": 4",
+		"\"schema_version\": 2", "\"last_sequence\": 4",
 		"\"node_name\": \"pub1\"", "\"role\": \"publisher\"",
 		"\"devices\": 3", "\"profiles\": 1", "\"trust\": 1",
 		"\"nodes\": 0", "\"cluster\": 0",

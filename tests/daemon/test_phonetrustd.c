@@ -113,7 +113,7 @@ START_TEST(starts_and_stops_on_sigterm)
 	ck_assert_msg(pt_testd_wait_for(&daemon_proc, "ready:", WAIT_MS),
 		      "not ready:\n%s", daemon_proc.buf[1]);
 	assert_err_has(&daemon_proc, " info t1: ready: node t1, role publisher");
-	assert_err_has(&daemon_proc, "(schema 1, last sequence 1)");
+	assert_err_has(&daemon_proc, "(schema 2, last sequence 1)");
 	assert_err_has(&daemon_proc, "running: none");
 	assert_err_has(&daemon_proc, "not in this build yet: capf (tcp "
 				     "127.0.0.1:3804), tftp (udp "
@@ -294,7 +294,7 @@ START_TEST(check_mode)
 	create_store();
 	ck_assert_int_eq(run_daemon(&daemon_proc, conf, "--check"), 0);
 	ck_assert_msg(strstr(daemon_proc.buf[0],
-			     "store ok (schema 1, last sequence 1)"),
+			     "store ok (schema 2, last sequence 1)"),
 		      "%s", daemon_proc.buf[0]);
 	/* Checking starts nothing: no pid file. */
 	ck_assert_int_ne(access(pid_path, F_OK), 0);
