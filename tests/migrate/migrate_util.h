@@ -16,6 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "lib/certs.h"
 #include "lib/device_rules.h"
 #include "lib/errors.h"
 #include "lib/validate.h"
