@@ -180,13 +180,8 @@ START_TEST(bad_rows_all_reported_nothing_written)
 		"line 12: name: device name is longer than 50 characters\n",
 		"phonetrust: import refused: 9 bad rows in ",
 	};
-	const char *p = r.err;
-	for (size_t i = 0; i < sizeof expected / sizeof expected[0]; i++) {
-		const char *hit = strstr(p, expected[i]);
-		ck_assert_msg(hit, "missing (in order) '%s' in:\n%s",
-			      expected[i], r.err);
-		p = hit + strlen(expected[i]);
-	}
+	pt_test_assert_in_order(r.err, expected,
+				sizeof expected / sizeof expected[0]);
 	ck_assert_ptr_null(strstr(r.err, "line 2:"));
 	ck_assert_ptr_null(strstr(r.err, "line 11:"));
 	ck_assert_str_eq(r.out, "");

@@ -264,13 +264,8 @@ START_TEST(contradictions_refused_nothing_written)
 		"only\n",
 		"phonetrust: import refused: 6 bad rows in ",
 	};
-	const char *p = r.err;
-	for (size_t i = 0; i < sizeof expected / sizeof expected[0]; i++) {
-		const char *hit = strstr(p, expected[i]);
-		ck_assert_msg(hit, "missing (in order) '%s' in:\n%s",
-			      expected[i], r.err);
-		p = hit + strlen(expected[i]);
-	}
+	pt_test_assert_in_order(r.err, expected,
+				sizeof expected / sizeof expected[0]);
 	ck_assert_ptr_null(strstr(r.err, "line 8:"));
 	ck_assert_str_eq(r.out, "");
 	pt_run_clear(&r);

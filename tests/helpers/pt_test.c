@@ -201,3 +201,15 @@ int pt_test_main(Suite *suite)
 	srunner_free(sr);
 	return failed == 0 ? 0 : 1;
 }
+
+void pt_test_assert_in_order(const char *text, const char *const *expected,
+			     size_t n)
+{
+	const char *p = text;
+	for (size_t i = 0; i < n; i++) {
+		const char *hit = strstr(p, expected[i]);
+		ck_assert_msg(hit, "missing (in order) '%s' in:\n%s",
+			      expected[i], text);
+		p = hit + strlen(expected[i]);
+	}
+}

@@ -36,6 +36,11 @@ void pt_test_runv(pt_run_t *res, const char *stdin_text, const char *bin,
 		  char *const argv[]);
 void pt_run_clear(pt_run_t *res);
 
+/* Fails the test unless every one of the n strings of expected occurs in
+ * text, each after the one before (refusal lists, log lines). */
+void pt_test_assert_in_order(const char *text, const char *const *expected,
+			     size_t n);
+
 /* Runs the standard suite runner; returns the process exit status. */
 int pt_test_main(Suite *suite);
 
