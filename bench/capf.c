@@ -519,12 +519,9 @@ static unsigned bench_capf_key(const struct opts *o, const char *capf_key,
 	X509 *capf = f ? PEM_read_X509(f, NULL, NULL, NULL) : NULL;
 	if (f)
 		fclose(f);
-	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
-	if (!capf || !ctx || SSL_CTX_load_verify_locations(ctx, pem, NULL) != 1)
-		bench_die("cannot set up the TLS client with %s", pem);
-	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
-	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
-	SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
+	if (!capf)
+		bench_die("cannot read %s", pem);
+	SSL_CTX *ctx = bench_tls_client_ctx(pem);
 
 	bool rsa = strcmp(capf_key, "rsa2048") == 0;
 	const char *alg = rsa ? "rsa2048" : "ecdsap256";

@@ -276,13 +276,8 @@ int main(int argc, char **argv)
 	struct request req;
 	build_request(tftp_pem, &req);
 
-	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
-	if (!ctx || SSL_CTX_load_verify_locations(ctx, tvs_pem, NULL) != 1)
-		bench_die("cannot set up the TLS client");
-	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
 	/* Every query a full handshake: no session is kept to resume. */
-	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
-	SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
+	SSL_CTX *ctx = bench_tls_client_ctx(tvs_pem);
 
 	printf("bench_tvs: phonetrustd TVS on 127.0.0.1:%u, %u workers, "
 	       "%ld CPUs, TVS key %s; node in %s\n",

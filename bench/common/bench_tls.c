@@ -47,6 +47,17 @@ void bench_tls_note(bench_session_t *s, const char *what)
 		 detail[0] ? ": " : "", detail);
 }
 
+SSL_CTX *bench_tls_client_ctx(const char *pem)
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+	if (!ctx || SSL_CTX_load_verify_locations(ctx, pem, NULL) != 1)
+		bench_die("cannot set up the TLS client with %s", pem);
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+	SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
+	return ctx;
+}
+
 static void want(bench_session_t *s, unsigned ev)
 {
 	if (s->events == ev)
