@@ -3,6 +3,7 @@
 #include <openssl/bio.h>
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
+#include <openssl/param_build.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
@@ -12,8 +13,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/capf_msg.h"
 #include "lib/certs.h"
 #include "lib/errors.h"
+#include "lib/rbuf.h"
 
 static bool name_ok(const char *name)
 {
@@ -73,6 +76,192 @@ int pt_capf_lsc_key_info(const EVP_PKEY *key, int *is_ec, unsigned *bits)
 	}
 }
 
+/* ---- the phone's key without OpenSSL's decoder ----
+ * OpenSSL 3 builds a provider decoder context for every d2i_PUBKEY: on
+ * the server that was a sixth of the CPU of an EC enrolment.  The forms
+ * phones send (SubjectPublicKeyInfo for RSA or a named curve, or a bare
+ * RSAPublicKey) are read here and imported from their parameters;
+ * anything else goes to the decoder as before. */
+
+/* One DER element of tag into *content: definite lengths up to 64 KiB in
+ * their minimal form, as DER has them. */
+static int der_get(pt_rbuf_t *rb, uint8_t tag, pt_rbuf_t *content)
+{
+	uint8_t t, b;
+	size_t n;
+	if (pt_rbuf_get_u8(rb, &t) != PT_OK || t != tag ||
+	    pt_rbuf_get_u8(rb, &b) != PT_OK)
+		return PT_ERR_UNSUPPORTED;
+	if (b < 0x80) {
+		n = b;
+	} else if (b == 0x81) {
+		uint8_t v;
+		if (pt_rbuf_get_u8(rb, &v) != PT_OK || v < 0x80)
+			return PT_ERR_UNSUPPORTED;
+		n = v;
+	} else if (b == 0x82) {
+		uint16_t v;
+		if (pt_rbuf_get_u16(rb, &v) != PT_OK || v < 0x100)
+			return PT_ERR_UNSUPPORTED;
+		n = v;
+	} else {
+		return PT_ERR_UNSUPPORTED;
+	}
+	return pt_rbuf_get_child(rb, n, content) == PT_OK ? PT_OK
+							 : PT_ERR_UNSUPPORTED;
+}
+
+/* A positive INTEGER in its minimal form, as a BIGNUM. */
+static int der_uint(pt_rbuf_t *rb, BIGNUM **out)
+{
+	pt_rbuf_t c;
+	const uint8_t *v;
+	size_t n;
+	*out = NULL;
+	if (der_get(rb, 0x02, &c) != PT_OK || (n = pt_rbuf_remaining(&c)) == 0 ||
+	    pt_rbuf_get_view(&c, n, &v) != PT_OK || (v[0] & 0x80) ||
+	    (n > 1 && v[0] == 0 && !(v[1] & 0x80)))
+		return PT_ERR_UNSUPPORTED;
+	*out = BN_bin2bn(v, (int)n, NULL);
+	return *out ? PT_OK : PT_ERR_NOMEM;
+}
+
+static bool der_is(pt_rbuf_t *rb, const uint8_t *want, size_t n)
+{
+	const uint8_t *v;
+	return pt_rbuf_remaining(rb) >= n && memcmp(rb->data + rb->pos, want,
+						    n) == 0 &&
+	       pt_rbuf_get_view(rb, n, &v) == PT_OK;
+}
+
+static int import(const char *type, OSSL_PARAM *params, EVP_PKEY **out)
+{
+	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, type, NULL);
+	int r = PT_ERR_MALFORMED;
+	if (ctx && EVP_PKEY_fromdata_init(ctx) == 1 &&
+	    EVP_PKEY_fromdata(ctx, out, EVP_PKEY_PUBLIC_KEY, params) == 1)
+		r = PT_OK;
+	EVP_PKEY_CTX_free(ctx);
+	return r;
+}
+
+/* RSAPublicKey ::= SEQUENCE { modulus, publicExponent } filling rb. */
+static int rsa_import(pt_rbuf_t *rb, EVP_PKEY **out)
+{
+	pt_rbuf_t seq;
+	BIGNUM *n = NULL, *e = NULL;
+	OSSL_PARAM_BLD *bld = NULL;
+	OSSL_PARAM *params = NULL;
+	int r = der_get(rb, 0x30, &seq);
+	if (r == PT_OK && (r = pt_rbuf_expect_end(rb)) != PT_OK)
+		r = PT_ERR_UNSUPPORTED;
+	if (r == PT_OK && (r = der_uint(&seq, &n)) == PT_OK &&
+	    (r = der_uint(&seq, &e)) == PT_OK &&
+	    pt_rbuf_expect_end(&seq) != PT_OK)
+		r = PT_ERR_UNSUPPORTED;
+	if (r != PT_OK)
+		goto out;
+	r = PT_ERR_NOMEM;
+	if (!(bld = OSSL_PARAM_BLD_new()) ||
+	    !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, n) ||
+	    !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, e) ||
+	    !(params = OSSL_PARAM_BLD_to_param(bld)))
+		goto out;
+	r = import("RSA", params, out);
+out:
+	OSSL_PARAM_free(params);
+	OSSL_PARAM_BLD_free(bld);
+	BN_free(n);
+	BN_free(e);
+	return r;
+}
+
+static const uint8_t OID_RSA[] = {0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7,
+				  0x0d, 0x01, 0x01, 0x01, 0x05, 0x00};
+static const uint8_t OID_EC[] = {0x06, 0x07, 0x2a, 0x86, 0x48,
+				 0xce, 0x3d, 0x02, 0x01};
+static const struct {
+	uint8_t oid[10];
+	size_t len;
+	const char *name;
+} CURVES[] = {
+	{{0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07}, 10,
+	 "P-256"},
+	{{0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22}, 7, "P-384"},
+	{{0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x23}, 7, "P-521"},
+};
+
+static int ec_import(pt_rbuf_t *alg, const uint8_t *point, size_t n,
+		     EVP_PKEY **out)
+{
+	const char *curve = NULL;
+	for (size_t i = 0; !curve && i < sizeof CURVES / sizeof CURVES[0]; i++)
+		if (der_is(alg, CURVES[i].oid, CURVES[i].len))
+			curve = CURVES[i].name;
+	/* The point keeps the form the phone chose (the LSC holds exactly
+	 * its key); hybrid forms go to the decoder. */
+	if (!curve || pt_rbuf_expect_end(alg) != PT_OK || n < 2 ||
+	    (point[0] != 0x02 && point[0] != 0x03 && point[0] != 0x04))
+		return PT_ERR_UNSUPPORTED;
+	OSSL_PARAM params[] = {
+		OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME,
+						 (char *)curve, 0),
+		OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY,
+						  (void *)point, n),
+		OSSL_PARAM_construct_utf8_string(
+			OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT,
+			point[0] == 0x04 ? "uncompressed" : "compressed", 0),
+		OSSL_PARAM_construct_end(),
+	};
+	return import("EC", params, out);
+}
+
+/* PT_ERR_UNSUPPORTED: not a form read here (the decoder decides). */
+static int fast_decode(const uint8_t *der, size_t len, EVP_PKEY **out)
+{
+	pt_rbuf_t rb, spki, alg, bits;
+	const uint8_t *v;
+	uint8_t unused;
+
+	pt_rbuf_init(&rb, der, len);
+	if (der_get(&rb, 0x30, &spki) != PT_OK ||
+	    pt_rbuf_expect_end(&rb) != PT_OK)
+		return PT_ERR_UNSUPPORTED;
+	/* A bare RSAPublicKey starts with the modulus. */
+	if (pt_rbuf_remaining(&spki) > 0 && spki.data[spki.pos] == 0x02) {
+		pt_rbuf_init(&rb, der, len);
+		return rsa_import(&rb, out);
+	}
+	if (der_get(&spki, 0x30, &alg) != PT_OK ||
+	    der_get(&spki, 0x03, &bits) != PT_OK ||
+	    pt_rbuf_expect_end(&spki) != PT_OK ||
+	    pt_rbuf_get_u8(&bits, &unused) != PT_OK || unused != 0)
+		return PT_ERR_UNSUPPORTED;
+	if (der_is(&alg, OID_RSA, sizeof OID_RSA)) {
+		if (pt_rbuf_expect_end(&alg) != PT_OK)
+			return PT_ERR_UNSUPPORTED;
+		return rsa_import(&bits, out);
+	}
+	if (!der_is(&alg, OID_EC, sizeof OID_EC))
+		return PT_ERR_UNSUPPORTED;
+	size_t n = pt_rbuf_remaining(&bits);
+	if (pt_rbuf_get_view(&bits, n, &v) != PT_OK)
+		return PT_ERR_UNSUPPORTED;
+	return ec_import(&alg, v, n, out);
+}
+
+int pt_capf_lsc_decode_public(const uint8_t *der, size_t len, EVP_PKEY **out)
+{
+	*out = NULL;
+	if (der && len > 0 && len <= PT_CAPF_LSC_KEY_DER_MAX) {
+		int r = fast_decode(der, len, out);
+		ERR_clear_error();
+		if (r != PT_ERR_UNSUPPORTED)
+			return r;
+	}
+	return pt_capf_public_key_decode(der, len, out);
+}
+
 int pt_capf_lsc_decode_key(const uint8_t *der, size_t len, EVP_PKEY **out)
 {
 	const unsigned char *p = der;
@@ -86,6 +275,12 @@ int pt_capf_lsc_decode_key(const uint8_t *der, size_t len, EVP_PKEY **out)
 		return PT_ERR_MALFORMED;
 	if (len > PT_CAPF_LSC_KEY_DER_MAX)
 		return PT_ERR_TOO_LARGE;
+	r = fast_decode(der, len, &k);
+	ERR_clear_error();
+	if (r == PT_OK)
+		goto check;
+	if (r != PT_ERR_UNSUPPORTED)
+		return r == PT_ERR_NOMEM ? r : PT_ERR_MALFORMED;
 	k = d2i_PUBKEY(NULL, &p, (long)len);
 	if (!k) {
 		/* The reference server also loads a bare RSAPublicKey. */
@@ -100,6 +295,7 @@ int pt_capf_lsc_decode_key(const uint8_t *der, size_t len, EVP_PKEY **out)
 		r = PT_ERR_TRAILING;
 		goto out;
 	}
+check:
 	r = pt_capf_lsc_key_info(k, &is_ec, &bits);
 	if (r != PT_OK)
 		goto out;

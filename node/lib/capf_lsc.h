@@ -71,6 +71,13 @@
  * accepted types and sizes (PT_ERR_UNSUPPORTED).  *out is the caller's. */
 int pt_capf_lsc_decode_key(const uint8_t *der, size_t len, EVP_PKEY **out);
 
+/* pt_capf_public_key_decode (lib/capf_msg.h) with its contract, for the
+ * server's hot path: SubjectPublicKeyInfo for RSA or P-256/384/521 and
+ * bare RSAPublicKey in DER are imported from their parameters without
+ * OpenSSL's decoder (an EC point keeps its compressed or uncompressed
+ * form); any other spelling goes to pt_capf_public_key_decode. */
+int pt_capf_lsc_decode_public(const uint8_t *der, size_t len, EVP_PKEY **out);
+
 /* Describes key for logs and checks: *is_ec, and *bits (RSA modulus bits,
  * or the curve's size: 256, 384, 521).  PT_ERR_UNSUPPORTED for other
  * key types. */

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/capf_lsc.h"
 #include "lib/capf_session_internal.h"
 #include "lib/certs.h"
 #include "lib/errors.h"
@@ -365,7 +366,7 @@ static int on_key(pt_capf_server_t *s, const pt_capf_msg_t *m)
 			      "the phone could not generate its key",
 			      PT_CAPF_REASON_INVALID_ELEMENT);
 	EVP_PKEY *key = NULL;
-	int r = pt_capf_public_key_decode(m->public_key, m->public_key_len,
+	int r = pt_capf_lsc_decode_public(m->public_key, m->public_key_len,
 					  &key);
 	if (r == PT_ERR_NOMEM)
 		goto out;

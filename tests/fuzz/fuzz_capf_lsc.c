@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "lib/capf_lsc.h"
+#include "lib/capf_msg.h"
 #include "lib/certs.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -33,6 +34,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	X509 *lsc = NULL;
 
 	issuer_once();
+	/* The server's fast reader agrees with OpenSSL's decoder. */
+	EVP_PKEY *fast = NULL, *slow = NULL;
+	int rf = pt_capf_lsc_decode_public(data, size, &fast);
+	int rs = pt_capf_public_key_decode(data, size, &slow);
+	if (rf != rs || (rf == 0 && EVP_PKEY_eq(fast, slow) != 1))
+		abort();
+	EVP_PKEY_free(fast);
+	EVP_PKEY_free(slow);
 	if (pt_capf_lsc_decode_key(data, size, &key) == 0) {
 		pt_capf_lsc_req_t r = {.name = "SEP001122334455", .key = key,
 				       .now = 1700000000, .days = 365};

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "lib/capf_lsc.h"
+#include "lib/capf_msg.h"
 #include "lib/certs.h"
 #include "lib/errors.h"
 #include "pt_test.h"
@@ -410,6 +411,91 @@ END_TEST
 
 /* A compressed EC point stays as the phone sent it: the LSC holds
  * exactly the phone's key. */
+/* The server's fast reader and OpenSSL's decoder agree: the same key for
+ * every form a phone sends, the same verdict for the rest. */
+static void agree(const uint8_t *der, size_t len, int want)
+{
+	EVP_PKEY *fast = NULL, *slow = NULL;
+	int rf = pt_capf_lsc_decode_public(der, len, &fast);
+	int rs = pt_capf_public_key_decode(der, len, &slow);
+	ck_assert_int_eq(rf, want);
+	ck_assert_int_eq(rs, want);
+	if (want == PT_OK) {
+		ck_assert_int_eq(EVP_PKEY_eq(fast, slow), 1);
+		/* And the LSC's key bytes are OpenSSL's for that key. */
+		uint8_t *spki = NULL;
+		size_t n = 0;
+		unsigned char *ref = NULL;
+		int rn = i2d_PUBKEY(slow, &ref);
+		ck_assert_int_eq(pt_capf_lsc_key_spki(fast, &spki, &n), PT_OK);
+		ck_assert_int_eq((int)n, rn);
+		ck_assert(memcmp(spki, ref, n) == 0);
+		free(spki);
+		OPENSSL_free(ref);
+	}
+	EVP_PKEY_free(fast);
+	EVP_PKEY_free(slow);
+}
+
+START_TEST(fast_decode_agrees)
+{
+	static const char *const curves[] = {"P-256", "P-384", "P-521"};
+	size_t len;
+	uint8_t *der;
+	for (int i = 0; i < 3; i++) {
+		EVP_PKEY *k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", curves[i]);
+		der = der_of(k, &len, 0);
+		agree(der, len, PT_OK);
+		/* A point off the curve: refused by both. */
+		der[len - 1] ^= 0x01;
+		agree(der, len, PT_ERR_MALFORMED);
+		free(der);
+		ck_assert(EVP_PKEY_set_utf8_string_param(
+			k, OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT,
+			"compressed"));
+		der = der_of(k, &len, 0);
+		agree(der, len, PT_OK);
+		free(der);
+		EVP_PKEY_free(k);
+	}
+	der = der_of(rsa_phone, &len, 0);
+	agree(der, len, PT_OK);
+	/* A byte more: trailing, refused. */
+	uint8_t *longer = malloc(len + 1);
+	memcpy(longer, der, len);
+	longer[len] = 0;
+	agree(longer, len + 1, PT_ERR_MALFORMED);
+	free(longer);
+	/* Cut short. */
+	agree(der, len - 1, PT_ERR_MALFORMED);
+	free(der);
+	der = der_of(rsa_phone, &len, 1);
+	agree(der, len, PT_OK);
+	free(der);
+	/* A non-minimal length (0x81 0x0d for 13): not DER, left to the
+	 * decoder, which has the last word either way. */
+	EVP_PKEY *k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+	der = der_of(k, &len, 0);
+	uint8_t *odd = malloc(len + 1);
+	odd[0] = der[0];
+	odd[1] = 0x81;
+	odd[2] = der[1];
+	memcpy(odd + 3, der + 2, len - 2);
+	EVP_PKEY *a = NULL, *b = NULL;
+	int ra = pt_capf_lsc_decode_public(odd, len + 1, &a);
+	int rb = pt_capf_public_key_decode(odd, len + 1, &b);
+	ck_assert_int_eq(ra, rb);
+	EVP_PKEY_free(a);
+	EVP_PKEY_free(b);
+	free(odd);
+	free(der);
+	EVP_PKEY_free(k);
+	/* Not a key at all. */
+	static const uint8_t junk[] = {0x30, 0x03, 0x02, 0x01, 0x05};
+	agree(junk, sizeof junk, PT_ERR_MALFORMED);
+}
+END_TEST
+
 START_TEST(compressed_point_kept)
 {
 	EVP_PKEY *c = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
@@ -670,6 +756,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, lsc_refusals);
 	tcase_add_test(tc, decode_phone_keys);
 	tcase_add_test(tc, compressed_point_kept);
+	tcase_add_test(tc, fast_decode_agrees);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("openssl");
 	tcase_add_checked_fixture(tc, tmp_setup, tmp_teardown);
