@@ -16,19 +16,29 @@
 
 /* ---- strict base64 ---- */
 
+/* Value + 1 of each base64 character; 0 for every other byte. */
+static const uint8_t b64_table[256] = {
+	 0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,
+	 0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,
+	 0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0, 63,  0,  0,  0, 64,
+	53, 54, 55, 56, 57, 58, 59, 60, 61, 62,  0,  0,  0,  0,  0,  0,
+	 0,  1,  2,  3,  4,  5,  6,  7,  8,  9, 10, 11, 12, 13, 14, 15,
+	16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26,  0,  0,  0,  0,  0,
+	 0, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41,
+	42, 43, 44, 45, 46, 47, 48, 49, 50, 51, 52,  0,  0,  0,  0,  0,
+	 0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,
+	 0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,
+	 0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,
+	 0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,
+	 0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,
+	 0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,
+	 0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,
+	 0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,
+};
+
 static int b64_value(unsigned char c)
 {
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
+	return (int)b64_table[c] - 1;
 }
 
 int pt_legacy_certs_decode_base64(const char *s, size_t len, uint8_t *out,
@@ -410,11 +420,31 @@ static int name_of(const uint8_t *der, size_t len, char **out)
 	int r;
 
 	*out = NULL;
-	if (!n)
+	if (!n) {
+		ERR_clear_error();
 		return PT_ERR_MALFORMED;
+	}
 	r = pt_certs_name_text(n, out);
 	X509_NAME_free(n);
 	return r;
+}
+
+int pt_legacy_certs_check_names(const pt_legacy_x509_view_t *v)
+{
+	const uint8_t *ders[2] = {v->issuer, v->subject};
+	size_t lens[2] = {v->issuer_len, v->subject_len};
+
+	for (int i = 0; i < 2; i++) {
+		const unsigned char *p = ders[i];
+		X509_NAME *n = d2i_X509_NAME(NULL, &p, (long)lens[i]);
+		bool whole = n && p == ders[i] + lens[i];
+		X509_NAME_free(n);
+		if (!whole) {
+			ERR_clear_error();
+			return PT_ERR_MALFORMED;
+		}
+	}
+	return PT_OK;
 }
 
 int pt_legacy_certs_record(const uint8_t *der, size_t len,

@@ -90,6 +90,11 @@ typedef struct pt_legacy_x509_view {
 int pt_legacy_certs_view(const uint8_t *der, size_t len,
 			 pt_legacy_x509_view_t *out, const char **why);
 
+/* Whether the issuer and subject names of a view decode as OpenSSL's
+ * X509_NAME (string types and contents the DER walk leaves open), so that
+ * pt_legacy_certs_record() will succeed.  PT_ERR_MALFORMED otherwise. */
+int pt_legacy_certs_check_names(const pt_legacy_x509_view_t *v);
+
 /* The Pt__Certificate record pt_certs_parse() would build from der (same
  * field values), without decoding the key: the fast path for LSCs.
  * Free with pt_record_free().  PT_ERR_MALFORMED, PT_ERR_NOMEM. */

@@ -43,8 +43,9 @@
  * - Status is "<Operation> Pending|Success|Failed" with one of the four
  *   operation texts, or empty; its verbatim text is kept as well.
  * - LSC is strict base64 (no blanks, canonical padding) of exactly one
- *   DER certificate, walked by pt_legacy_certs_view (no key decode: see
- *   legacy_certs.h).
+ *   DER certificate, walked by pt_legacy_certs_view with its names decoded
+ *   (no key decode: see legacy_certs.h), so pt_legacy_certs_record()
+ *   builds its store record.
  * - MICPresent is Yes or No (any case).
  * - An unreadable line inside a section (too long, NUL byte, neither
  *   [NAME] nor Key=Value) quarantines the section; outside any section it
@@ -94,6 +95,12 @@ static const char *const key_names[K_COUNT] = {
 	"Status",      "LastUpdated", "LSC",     "MICPresent",
 };
 
+typedef struct skv {
+	size_t key, value; /* offsets into the arena */
+	uint32_t line;
+	int id;            /* enum key_id, or -1 for an extra key */
+} skv_t;
+
 struct pt_legacy_phone_parser {
 	pt_legacy_text_t *text;
 	pt_legacy_phone_cbs_t cbs;
@@ -110,8 +117,12 @@ struct pt_legacy_phone_parser {
 	uint8_t *raw;
 	size_t raw_len, raw_cap, raw_keep;
 	bool raw_truncated, raw_keep_truncated;
-	pt_legacy_kv_t *kv;
+	/* The section's keys: text in one arena reused across sections (a
+	 * record's dozen keys cost no allocation each). */
+	skv_t *kv;
 	size_t nkv, kv_cap;
+	char *arena;
+	size_t arena_len, arena_cap;
 	bool too_many;
 	/* The first unreadable line of the section, if any. */
 	const char *line_reason;
@@ -123,11 +134,7 @@ struct pt_legacy_phone_parser {
 static void kv_clear(pt_legacy_kv_t *kv)
 {
 	free(kv->key);
-	if (kv->value) {
-		/* Values may hold the auth string. */
-		OPENSSL_cleanse(kv->value, strlen(kv->value));
-		free(kv->value);
-	}
+	free(kv->value);
 	kv->key = kv->value = NULL;
 }
 
@@ -257,9 +264,13 @@ static void raw_commit(pt_legacy_phone_parser_t *p, uint32_t line)
 
 static void section_reset(pt_legacy_phone_parser_t *p)
 {
+	/* The arena may hold the auth string. */
 	for (size_t i = 0; i < p->nkv; i++)
-		kv_clear(&p->kv[i]);
+		if (p->kv[i].id == K_AUTHSTRING)
+			OPENSSL_cleanse(p->arena + p->kv[i].value,
+					strlen(p->arena + p->kv[i].value));
 	p->nkv = 0;
+	p->arena_len = 0;
 	free(p->section);
 	p->section = NULL;
 	p->in_section = false;
@@ -271,29 +282,50 @@ static void section_reset(pt_legacy_phone_parser_t *p)
 	p->line_no = 0;
 }
 
+static int match_text(const char *s, const char *const *texts, size_t n);
+
+static int arena_put(pt_legacy_phone_parser_t *p, const char *s, size_t *off)
+{
+	size_t n = strlen(s) + 1;
+	if (p->arena_len + n > p->arena_cap) {
+		size_t cap = p->arena_cap ? p->arena_cap : 4096;
+		while (cap < p->arena_len + n)
+			cap *= 2;
+		char *a = realloc(p->arena, cap);
+		if (!a)
+			return PT_ERR_NOMEM;
+		p->arena = a;
+		p->arena_cap = cap;
+	}
+	memcpy(p->arena + p->arena_len, s, n);
+	*off = p->arena_len;
+	p->arena_len += n;
+	return PT_OK;
+}
+
 static int kv_add(pt_legacy_phone_parser_t *p, const char *key,
 		  const char *value, uint32_t line)
 {
+	int r;
+
 	if (p->nkv == PT_LEGACY_PHONE_MAX_KEYS) {
 		p->too_many = true;
 		return PT_OK;
 	}
 	if (p->nkv == p->kv_cap) {
 		size_t cap = p->kv_cap ? p->kv_cap * 2 : 16;
-		pt_legacy_kv_t *n = realloc(p->kv, cap * sizeof *n);
+		skv_t *n = realloc(p->kv, cap * sizeof *n);
 		if (!n)
 			return PT_ERR_NOMEM;
 		p->kv = n;
 		p->kv_cap = cap;
 	}
-	pt_legacy_kv_t *kv = &p->kv[p->nkv];
-	kv->key = strdup(key);
-	kv->value = strdup(value);
+	skv_t *kv = &p->kv[p->nkv];
+	if ((r = arena_put(p, key, &kv->key)) != PT_OK ||
+	    (r = arena_put(p, value, &kv->value)) != PT_OK)
+		return r;
 	kv->line = line;
-	if (!kv->key || !kv->value) {
-		kv_clear(kv);
-		return PT_ERR_NOMEM;
-	}
+	kv->id = match_text(key, key_names, K_COUNT);
 	p->nkv++;
 	return PT_OK;
 }
@@ -322,8 +354,11 @@ static void refuse(pt_legacy_phone_parser_t *p, verdict_t *v,
 
 static int match_text(const char *s, const char *const *texts, size_t n)
 {
+	/* Most keys differ from most names in their first letter: a cheap
+	 * test first ('| 0x20' folds ASCII case; strcasecmp decides). */
 	for (size_t i = 0; i < n; i++)
-		if (texts[i] && strcasecmp(s, texts[i]) == 0)
+		if (texts[i] && (s[0] | 0x20) == (texts[i][0] | 0x20) &&
+		    strcasecmp(s, texts[i]) == 0)
 			return (int)i;
 	return -1;
 }
@@ -388,6 +423,10 @@ static int check_lsc(pt_legacy_phone_parser_t *p, verdict_t *v,
 	}
 	rec->lsc_der_len = len;
 	r = pt_legacy_certs_view(rec->lsc_der, len, &view, &why);
+	if (r == PT_OK && pt_legacy_certs_check_names(&view) != PT_OK) {
+		r = PT_ERR_MALFORMED;
+		why = "a name does not decode";
+	}
 	if (r != PT_OK) {
 		refuse(p, v, PT_LEGACY_R_LSC,
 		       "LSC (line %u) is not an X.509 certificate: %s", line,
@@ -413,14 +452,15 @@ static bool has_c1(const char *s)
 	return false;
 }
 
-static const char *val(const pt_legacy_kv_t *const *known, enum key_id k)
+static const char *val(const pt_legacy_phone_parser_t *p,
+		       const skv_t *const *known, enum key_id k)
 {
-	return known[k] ? known[k]->value : "";
+	return known[k] ? p->arena + known[k]->value : "";
 }
 
 /* The line of a key, or the section's [NAME] line when it is absent. */
 static uint32_t line_of(const pt_legacy_phone_parser_t *p,
-			const pt_legacy_kv_t *const *known, enum key_id k)
+			const skv_t *const *known, enum key_id k)
 {
 	return known[k] ? known[k]->line : p->first_line;
 }
@@ -430,7 +470,7 @@ static uint32_t line_of(const pt_legacy_phone_parser_t *p,
 static int build(pt_legacy_phone_parser_t *p, verdict_t *v,
 		 pt_legacy_phone_t *rec)
 {
-	const pt_legacy_kv_t *known[K_COUNT] = {0};
+	const skv_t *known[K_COUNT] = {0};
 	size_t nextra = 0;
 	const char *why = NULL;
 	const char *s;
@@ -448,22 +488,27 @@ static int build(pt_legacy_phone_parser_t *p, verdict_t *v,
 		return PT_OK;
 	}
 	for (size_t i = 0; i < p->nkv; i++) {
-		for (size_t j = 0; j < i; j++) {
-			if (strcasecmp(p->kv[i].key, p->kv[j].key) == 0) {
-				refuse(p, v, PT_LEGACY_R_DUPLICATE,
-				       "key %s is given twice (lines %u and "
-				       "%u)", p->kv[j].key, p->kv[j].line,
-				       p->kv[i].line);
-				return PT_OK;
-			}
-		}
-		int k = match_text(p->kv[i].key, key_names, K_COUNT);
-		if (k >= 0)
-			known[k] = &p->kv[i];
-		else
+		const skv_t *kv = &p->kv[i];
+		const skv_t *twin = NULL;
+		if (kv->id >= 0) {
+			twin = known[kv->id];
+			known[kv->id] = twin ? twin : kv;
+		} else {
+			/* Extra keys are few: compare with the earlier ones. */
+			for (size_t j = 0; j < i && !twin; j++)
+				if (p->kv[j].id < 0 &&
+				    strcasecmp(p->arena + p->kv[j].key,
+					       p->arena + kv->key) == 0)
+					twin = &p->kv[j];
 			nextra++;
+		}
+		if (twin) {
+			refuse(p, v, PT_LEGACY_R_DUPLICATE,
+			       "key %s is given twice (lines %u and %u)",
+			       p->arena + twin->key, twin->line, kv->line);
+			return PT_OK;
+		}
 	}
-
 	if (pt_validate_device_name(p->section, &why) != PT_OK) {
 		refuse(p, v, PT_LEGACY_R_NAME, "device name (line %u): %s",
 		       p->first_line, why);
@@ -472,7 +517,7 @@ static int build(pt_legacy_phone_parser_t *p, verdict_t *v,
 	if ((r = dupstr(&rec->name, p->section)) != PT_OK)
 		return r;
 
-	s = val(known, K_DESCRIPTION);
+	s = val(p, known, K_DESCRIPTION);
 	if (has_c1(s))
 		why = "description holds a byte Windows-1252 does not define";
 	if (has_c1(s) || pt_validate_description(s, &why) != PT_OK) {
@@ -483,7 +528,7 @@ static int build(pt_legacy_phone_parser_t *p, verdict_t *v,
 	if ((r = dupstr(&rec->description, s)) != PT_OK)
 		return r;
 
-	s = val(known, K_MODEL);
+	s = val(p, known, K_MODEL);
 	const pt_model_t *model = pt_model_find(s);
 	if (!*s || strlen(s) > PT_MODEL_TEXT_MAX || has_c1(s) ||
 	    pt_validate_description(s, NULL) != PT_OK) {
@@ -496,7 +541,7 @@ static int build(pt_legacy_phone_parser_t *p, verdict_t *v,
 	if ((r = dupstr(&rec->model, model ? model->name : s)) != PT_OK)
 		return r;
 
-	s = val(known, K_PROTOCOL);
+	s = val(p, known, K_PROTOCOL);
 	if (strcasecmp(s, "SCCP") == 0)
 		rec->protocol = PT__PROTOCOL__PROTOCOL_SCCP;
 	else if (strcasecmp(s, "SIP") == 0)
@@ -513,7 +558,7 @@ static int build(pt_legacy_phone_parser_t *p, verdict_t *v,
 		return PT_OK;
 	}
 
-	s = val(known, K_OPERATION);
+	s = val(p, known, K_OPERATION);
 	if (*s) {
 		int o = match_text(s, op_text, sizeof op_text / sizeof op_text[0]);
 		if (o < 0) {
@@ -525,7 +570,7 @@ static int build(pt_legacy_phone_parser_t *p, verdict_t *v,
 		rec->operation = (Pt__CapfOperation)o;
 	}
 
-	s = val(known, K_AUTHMODE);
+	s = val(p, known, K_AUTHMODE);
 	if (*s) {
 		int m = match_text(s, mode_text,
 				   sizeof mode_text / sizeof mode_text[0]);
@@ -538,7 +583,7 @@ static int build(pt_legacy_phone_parser_t *p, verdict_t *v,
 		rec->auth_mode = (Pt__CapfAuthMode)m;
 	}
 
-	s = val(known, K_AUTHSTRING);
+	s = val(p, known, K_AUTHSTRING);
 	if (*s || rec->auth_mode == PT__CAPF_AUTH_MODE__CAPF_AUTH_STRING) {
 		/* The sentence never quotes the secret. */
 		if (!*s) {
@@ -556,7 +601,7 @@ static int build(pt_legacy_phone_parser_t *p, verdict_t *v,
 		memcpy(rec->auth_string, s, strlen(s) + 1);
 	}
 
-	s = val(known, K_KEYSIZE);
+	s = val(p, known, K_KEYSIZE);
 	if (*s) {
 		/* Exactly the three spellings: "01024" is not a size the
 		 * utility wrote. */
@@ -569,7 +614,7 @@ static int build(pt_legacy_phone_parser_t *p, verdict_t *v,
 		rec->key_size = (uint32_t)strtoul(s, NULL, 10);
 	}
 
-	s = val(known, K_LASTUPDATED);
+	s = val(p, known, K_LASTUPDATED);
 	if (!*s) {
 		refuse(p, v, PT_LEGACY_R_MISSING_LASTUPDATED,
 		       "LastUpdated is missing: the merge needs it");
@@ -582,7 +627,7 @@ static int build(pt_legacy_phone_parser_t *p, verdict_t *v,
 		       "YYYY-MM-DD HH:MM:SS", line_of(p, known, K_LASTUPDATED));
 		return PT_OK;
 	}
-	s = val(known, K_COMPLETESBY);
+	s = val(p, known, K_COMPLETESBY);
 	if (*s &&
 	    pt_legacy_phone_parse_time(s, false, p->tz, &rec->completes_by) !=
 		    PT_OK) {
@@ -592,7 +637,7 @@ static int build(pt_legacy_phone_parser_t *p, verdict_t *v,
 		return PT_OK;
 	}
 
-	s = val(known, K_STATUS);
+	s = val(p, known, K_STATUS);
 	if (*s && (strlen(s) > PT_LEGACY_STATUS_MAX ||
 		   parse_status(s, &rec->status, &rec->status_operation) !=
 			   PT_OK)) {
@@ -604,7 +649,7 @@ static int build(pt_legacy_phone_parser_t *p, verdict_t *v,
 	if ((r = dupstr(&rec->status_text, s)) != PT_OK)
 		return r;
 
-	s = val(known, K_MICPRESENT);
+	s = val(p, known, K_MICPRESENT);
 	if (*s) {
 		if (strcasecmp(s, "Yes") == 0)
 			rec->mic_present = true;
@@ -616,7 +661,7 @@ static int build(pt_legacy_phone_parser_t *p, verdict_t *v,
 		}
 	}
 
-	s = val(known, K_LSC);
+	s = val(p, known, K_LSC);
 	if (*s && (r = check_lsc(p, v, rec, s, line_of(p, known, K_LSC))) != PT_OK)
 		return r;
 	if (v->reason)
@@ -626,11 +671,15 @@ static int build(pt_legacy_phone_parser_t *p, verdict_t *v,
 		if (!(rec->extras = calloc(nextra, sizeof *rec->extras)))
 			return PT_ERR_NOMEM;
 		for (size_t i = 0; i < p->nkv; i++) {
-			if (match_text(p->kv[i].key, key_names, K_COUNT) >= 0)
+			if (p->kv[i].id >= 0)
 				continue;
-			/* Moved, not copied: the section is done with them. */
-			rec->extras[rec->nextras++] = p->kv[i];
-			p->kv[i].key = p->kv[i].value = NULL;
+			pt_legacy_kv_t *e = &rec->extras[rec->nextras];
+			e->key = strdup(p->arena + p->kv[i].key);
+			e->value = strdup(p->arena + p->kv[i].value);
+			e->line = p->kv[i].line;
+			rec->nextras++;
+			if (!e->key || !e->value)
+				return PT_ERR_NOMEM;
 		}
 	}
 	return PT_OK;
@@ -814,6 +863,7 @@ void pt_legacy_phone_parser_destroy(pt_legacy_phone_parser_t **pp)
 	p = *pp;
 	section_reset(p);
 	free(p->kv);
+	free(p->arena);
 	free(p->raw);
 	pt_legacy_text_destroy(&p->text);
 	EVP_MD_free(p->sha1);
