@@ -201,6 +201,7 @@ static int on_record(void *arg, pt_legacy_phone_t **recp)
 	bool reissue = false;
 	int r;
 
+	const char *code = PT_LEGACY_R_MODEL;
 	if (rec->lsc_der) {
 		r = pt_legacy_issuers_check(
 			pt_legacy_settings_issuers(run->settings), rec->lsc_der,
@@ -209,17 +210,22 @@ static int on_record(void *arg, pt_legacy_phone_t **recp)
 		    r != PT_ERR_MALFORMED)
 			return run->cb_err = r;
 		reissue = r != PT_OK;
+		if (r == PT_ERR_MALFORMED) {
+			code = PT_LEGACY_R_LSC;
+			why = "the LSC is not a certificate";
+		}
 	}
-	r = pt_legacy_device_build(rec, run->dir->path, run->o->key, reissue,
-				   &dev, &why);
-	if (r == PT_ERR_INVALID) {
+	if (!why)
+		r = pt_legacy_device_build(rec, run->dir->path, run->o->key,
+					   reissue, &dev, &why);
+	if (why) {
 		/* A record the parser accepted that still makes no device is
 		 * quarantined like the parser's own refusals. */
 		pt_legacy_quarantine_t q = {
 			.section = rec->name,
 			.first_line = rec->first_line,
 			.last_line = rec->last_line,
-			.reason = PT_LEGACY_R_MODEL,
+			.reason = code,
 			.why = why,
 			.raw = rec->raw,
 			.raw_len = rec->raw_len,
@@ -492,6 +498,13 @@ static int apply_group(struct run *run, pt_txn_t *txn,
 	if (out && !run->o->dry_run && (r = pt_device_put(txn, out)) != PT_OK)
 		goto out;
 	count_action(c, action);
+	/* Extra keys are kept on the record and named here. */
+	for (size_t i = 0; i < fresh->n_extras; i++) {
+		size_t at = strlen(reason);
+		snprintf(reason + at, sizeof reason - at, "%s%s",
+			 i ? ", " : "; extra keys kept: ",
+			 fresh->extras[i]->key);
+	}
 	if (run->report) {
 		pt_legacy_line_t l = {
 			.action = action,

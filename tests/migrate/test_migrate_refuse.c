@@ -4,6 +4,7 @@
  * unknown files and its masking of auth strings; a device an
  * administrator added keeps its record; an LSC this cluster's CAPF
  * recorded is never replaced by a legacy one. */
+#include "files/capf_store.h"
 #include "migrate_util.h"
 #include "pt_testcert.h"
 
@@ -159,6 +160,17 @@ START_TEST(report_lists_unknown_files_and_masks_auth_strings)
 			  58) == 0);
 	free(csv);
 	free(cpath);
+
+	/* CAPF's existing-certificate mode trusts the legacy CAPF
+	 * certificates beside the cluster's own. */
+	pt_store_t *store = NULL;
+	pt_capf_trust_t *trust = NULL;
+	ck_assert_int_eq(pt_store_open(node, PT_STORE_READONLY, 0, &store),
+			 PT_OK);
+	ck_assert_int_eq(pt_capf_store_trust_load(store, &trust), PT_OK);
+	ck_assert_uint_eq(trust->n, 3);
+	pt_capf_trust_destroy(&trust);
+	pt_store_destroy(&store);
 
 	/* The archive holds the four known kinds of file, 0600. */
 	char *arch = mg_fmt("test \"$(ls '%s/legacy-archive' | wc -l)\" -ge 4 "
