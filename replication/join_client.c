@@ -7,6 +7,7 @@
 #include <zmq.h>
 
 #include "envelope.h"
+#include "store/store.h"
 #include "lib/errors.h"
 #include "lib/join_proof.h"
 
@@ -60,6 +61,7 @@ static int exchange(void *sock, const pt_join_request_t *req,
 	hello.node = (char *)req->node;
 	hello.client_nonce.data = client_nonce;
 	hello.client_nonce.len = sizeof client_nonce;
+	hello.schema = PT_SCHEMA_VERSION;
 	Pt__Envelope msg = PT__ENVELOPE__INIT;
 	msg.version = PT_REPL_VERSION;
 	msg.body_case = PT__ENVELOPE__BODY_JOIN_HELLO;

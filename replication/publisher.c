@@ -48,6 +48,7 @@ struct pt_repl_pub {
 	/* Refused peers retry every few hundred ms: one line per 10 s. */
 	pt_throttle_t handshake_refusals;
 	pt_throttle_t member_refusals;
+	pt_throttle_t schema_refusals;
 	int wake_fd;          /* eventfd: notify and stop */
 	atomic_bool stop;
 	pthread_t thread;
@@ -76,6 +77,7 @@ static void publish_heartbeat(pt_repl_pub_t *pub, uint64_t last)
 	hb.last_sequence = last;
 	hb.first_sequence = first;
 	hb.sent_at_us = pt_clock_wall_us();
+	hb.schema = pub->opts.schema;
 	Pt__Envelope env = PT__ENVELOPE__INIT;
 	env.version = PT_REPL_VERSION;
 	env.body_case = PT__ENVELOPE__BODY_HEARTBEAT;
@@ -235,6 +237,7 @@ static void answer_sync(pt_repl_pub_t *pub, const zmq_msg_t *id,
 	batch.transactions = items;
 	batch.last_sequence = last;
 	batch.more = after + n < last;
+	batch.schema = pub->opts.schema;
 	Pt__Envelope env = PT__ENVELOPE__INIT;
 	env.version = PT_REPL_VERSION;
 	env.body_case = PT__ENVELOPE__BODY_SYNC_BATCH;
@@ -384,6 +387,58 @@ static void answer_join(pt_repl_pub_t *pub, const zmq_msg_t *id,
 				zmq_msg_size((zmq_msg_t *)id), &reply);
 }
 
+/* The schema a request says its sender runs, for the requests that
+ * carry one (0: none). */
+static unsigned request_schema(const Pt__Envelope *env)
+{
+	unsigned v = 0;
+	switch (env->body_case) {
+	case PT__ENVELOPE__BODY_SYNC_REQUEST:
+		v = env->sync_request->schema;
+		break;
+	case PT__ENVELOPE__BODY_SNAPSHOT_REQUEST:
+		v = env->snapshot_request->schema;
+		break;
+	case PT__ENVELOPE__BODY_JOIN_HELLO:
+		v = env->join_hello->schema;
+		break;
+	default:
+		break;
+	}
+	return v;
+}
+
+/* A subscriber on a newer schema than this publisher's is neither fed nor
+ * joined: its store would take records in the older form without the
+ * step that upgrades them (snapshots carry none), and the newer tables
+ * it may hold could never be fed.  The rule is: upgrade the publisher
+ * first.  True when the request was refused (and answered). */
+static bool newer_subscriber(pt_repl_pub_t *pub, const zmq_msg_t *id,
+			     const Pt__Envelope *env, const char *member,
+			     const char *peer)
+{
+	unsigned theirs = request_schema(env);
+	if (theirs <= pub->opts.schema)
+		return false;
+	char reason[256];
+	snprintf(reason, sizeof reason,
+		 "this node runs store schema %u, newer than the publisher's "
+		 "%u: upgrade the publisher first",
+		 theirs, pub->opts.schema);
+	unsigned n;
+	if (pt_throttle_pass(&pub->schema_refusals, pt_clock_mono_ms(), &n))
+		pt_log_warn(pub->opts.log,
+			    "replication: refused %u request(s) from nodes "
+			    "of a newer schema (the latest: %s from %s at %s, "
+			    "schema %u; this publisher runs %u): upgrade the "
+			    "publisher first",
+			    n, pt_repl_body_name(env->body_case),
+			    member ? member : "a node", peer, theirs,
+			    pub->opts.schema);
+	reply_error(pub, id, 7, reason);
+	return true;
+}
+
 /* Reads one [id][payload] request from the ROUTER.  Returns false when no
  * complete request was waiting. */
 static bool handle_request(pt_repl_pub_t *pub)
@@ -432,7 +487,10 @@ static bool handle_request(pt_repl_pub_t *pub)
 						sizeof member);
 	}
 	Pt__Envelope__BodyCase body = env->body_case;
-	if (body == PT__ENVELOPE__BODY_JOIN_HELLO ||
+	if (newer_subscriber(pub, &id, env, member[0] ? member : NULL,
+			     peer ? peer : "?")) {
+		/* refused and answered */
+	} else if (body == PT__ENVELOPE__BODY_JOIN_HELLO ||
 	    body == PT__ENVELOPE__BODY_JOIN_PROOF) {
 		if (pub->opts.curve_secret)
 			answer_join(pub, &id, key, peer ? peer : "?", env);
@@ -696,6 +754,9 @@ int pt_repl_pub_new(const pt_repl_pub_opts_t *opts, pt_repl_pub_t **out)
 	pub->wake_fd = -1;
 	pub->handshake_refusals.interval_ms = 10000;
 	pub->member_refusals.interval_ms = 10000;
+	pub->schema_refusals.interval_ms = 10000;
+	if (!pub->opts.schema)
+		pub->opts.schema = PT_SCHEMA_VERSION;
 	if (!pub->opts.tail_ms)
 		pub->opts.tail_ms = 1;
 	if (!pub->opts.heartbeat_ms)

@@ -46,6 +46,11 @@ typedef struct pt_repl_pub_opts {
 	/* The cluster data key, for the join handshake; NULL: joins are
 	 * refused. */
 	const pt_data_key_t *data_key;
+	/* The schema this publisher announces and serves (0: this binary's
+	 * PT_SCHEMA_VERSION; tests set a lower one to act as an older
+	 * publisher).  Sync, snapshot and join requests from a subscriber
+	 * of a newer schema are refused: the publisher is upgraded first. */
+	unsigned schema;
 } pt_repl_pub_opts_t;
 
 /* Binds both sockets and starts the actor.  Fails (nothing left running)

@@ -14,6 +14,8 @@ struct entry {
 	char peer[64];
 	uint64_t applied;
 	int64_t contact_us;
+	unsigned schema, newest_schema;
+	uint64_t skipped;
 	bool dirty;
 };
 
@@ -61,6 +63,9 @@ void pt_repl_status_note(pt_repl_status_book_t *book,
 	snprintf(e->peer, sizeof e->peer, "%s", peer);
 	e->applied = report->applied_sequence;
 	e->contact_us = now_us;
+	e->schema = report->schema ? report->schema : 1;
+	e->newest_schema = report->newest_schema_seen;
+	e->skipped = report->skipped_changes;
 	e->dirty = true;
 }
 
@@ -94,6 +99,9 @@ int pt_repl_status_flush(pt_repl_status_book_t *book, pt_store_t *store)
 		st.applied_sequence = e->applied;
 		st.last_contact_us = e->contact_us;
 		st.peer_address = e->peer;
+		st.schema = e->schema;
+		st.skipped_changes = e->skipped;
+		st.newest_schema_seen = e->newest_schema;
 		uint8_t buf[256];
 		size_t len = pt__node_status__pack(&st, buf);
 		char key[96];

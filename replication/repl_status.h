@@ -22,8 +22,9 @@ typedef struct pt_repl_status_book pt_repl_status_book_t;
 int pt_repl_status_book_new(pt_repl_status_book_t **out);
 void pt_repl_status_book_destroy(pt_repl_status_book_t **book);
 
-/* Records a report (borrowed) from peer at now_us.  Reports naming an
- * invalid node are ignored; the book holds at most 1024 nodes. */
+/* Records a report (borrowed) from peer at now_us: applied sequence,
+ * schema, changes skipped as unknown and the newest schema seen.  Reports
+ * naming an invalid node are ignored; the book holds at most 1024 nodes. */
 void pt_repl_status_note(pt_repl_status_book_t *book,
 			 const Pt__StatusReport *report, const char *peer,
 			 int64_t now_us);

@@ -17,6 +17,7 @@
 #include "lib/clock.h"
 #include "lib/errors.h"
 #include "store/apply.h"
+#include "store/upgrade.h"
 
 /* Decoded transactions live in an arena: decoding one makes a thousand
  * small allocations, and freeing them one by one cost the actor as much as
@@ -62,6 +63,16 @@ struct pt_repl_sub {
 	uint32_t resume_table;   /* last record installed, to resume after */
 	uint8_t resume_key[512];
 	size_t resume_len;
+
+	pt_apply_limits_t limits;
+	/* Tables whose skipped changes were logged (bit t), so each is
+	 * logged once; snapshot records of unknown tables skipped. */
+	uint64_t logged_tables;
+	uint64_t snapshot_skipped;
+	/* The publisher announced an older schema than ours: nothing it
+	 * sends is applied until it is upgraded. */
+	unsigned publisher_schema;
+	bool publisher_older;
 };
 
 static void send_request(pt_repl_sub_t *sub, Pt__Envelope *env)
@@ -80,6 +91,7 @@ static void request_batch(pt_repl_sub_t *sub, uint64_t after)
 	Pt__SyncRequest req = PT__SYNC_REQUEST__INIT;
 	req.after_sequence = after;
 	req.max_transactions = sub->opts.batch_max;
+	req.schema = sub->limits.schema;
 	Pt__Envelope env = PT__ENVELOPE__INIT;
 	env.body_case = PT__ENVELOPE__BODY_SYNC_REQUEST;
 	env.sync_request = &req;
@@ -101,6 +113,7 @@ static void request_chunk(pt_repl_sub_t *sub, bool first)
 	req.table = sub->resume_table;
 	req.after_key.data = sub->resume_key;
 	req.after_key.len = first ? 0 : sub->resume_len;
+	req.schema = sub->limits.schema;
 	Pt__Envelope env = PT__ENVELOPE__INIT;
 	env.body_case = PT__ENVELOPE__BODY_SNAPSHOT_REQUEST;
 	env.snapshot_request = &req;
@@ -114,6 +127,13 @@ static void send_status(pt_repl_sub_t *sub)
 	st.node = (char *)sub->opts.node;
 	st.applied_sequence = sub->applied;
 	st.sent_at_us = pt_clock_wall_us();
+	st.schema = sub->limits.schema;
+	pt_repl_skips_t skips;
+	if (pt_store_repl_skips(sub->opts.store, &skips) == PT_OK) {
+		st.skipped_changes = skips.skipped;
+		st.newest_schema_seen = skips.newest_schema;
+	}
+	st.skipped_changes += sub->snapshot_skipped;
 	Pt__Envelope env = PT__ENVELOPE__INIT;
 	env.version = PT_REPL_VERSION;
 	env.body_case = PT__ENVELOPE__BODY_STATUS;
@@ -193,6 +213,50 @@ static Pt__Transaction *decode_transaction(pt_repl_sub_t *sub,
 	return t;
 }
 
+/* Says, once per table, that this node skipped changes it cannot apply. */
+static void log_skipped(pt_repl_sub_t *sub, uint64_t seq, unsigned schema,
+			uint32_t table)
+{
+	uint64_t bit = table < 64 ? (uint64_t)1 << table : (uint64_t)1 << 63;
+	if (sub->logged_tables & bit)
+		return;
+	sub->logged_tables |= bit;
+	pt_log_warn(sub->opts.log,
+		    "replication: change %llu from schema %u touches table %u "
+		    "(unknown to this node, schema %u): skipped; upgrade this "
+		    "node%s",
+		    (unsigned long long)seq, schema, table, sub->limits.schema,
+		    table >= 63 ? " (further tables above 62 are not logged)"
+				: "");
+}
+
+/* Whether the publisher's announced schema lets this node follow it;
+ * says so once when it stops or starts to.  A publisher older than schema
+ * 2 announces nothing (0): it is followed, its changelog transactions are
+ * upgraded as they are applied (they carry no stamp, which means schema
+ * 1) and so are its snapshot records (on_chunk). */
+static bool publisher_ok(pt_repl_sub_t *sub, uint32_t announced)
+{
+	if (announced == 0)
+		return true;
+	bool older = announced < sub->limits.schema;
+	if (older && (!sub->publisher_older || sub->publisher_schema != announced))
+		pt_log_error(sub->opts.log,
+			     "replication: the publisher runs store schema %u, "
+			     "older than this node's %u: nothing is applied "
+			     "until the publisher is upgraded (upgrade the "
+			     "publisher first)",
+			     announced, sub->limits.schema);
+	else if (!older && sub->publisher_older)
+		pt_log_info(sub->opts.log,
+			    "replication: the publisher now runs schema %u; "
+			    "following it again",
+			    announced);
+	sub->publisher_older = older;
+	sub->publisher_schema = announced;
+	return !older;
+}
+
 /* Applies one decoded transaction (bytes: what it was decoded from, kept
  * in our changelog as received) and releases the arena.  Returns the
  * apply result, or a negative error for a transaction that must never be
@@ -205,8 +269,12 @@ static int apply_transaction(pt_repl_sub_t *sub, Pt__Transaction *t,
 		return PT_ERR_MALFORMED;
 	}
 	pt_apply_result_t res;
-	int r = pt_store_apply(sub->opts.store, t, bytes->data, bytes->len,
-			       &res);
+	pt_apply_info_t info;
+	int r = pt_store_apply_limited(sub->opts.store, t, bytes->data,
+				       bytes->len, &sub->limits, &res, &info);
+	for (size_t i = 0; r == PT_OK && i < info.n_skipped_tables; i++)
+		log_skipped(sub, t->sequence, info.schema,
+			    info.skipped_tables[i]);
 	if (r != PT_OK) {
 		pt_log_warn(sub->opts.log,
 			    "replication: dropped %s transaction %llu: %s",
@@ -224,7 +292,7 @@ static void on_stream(pt_repl_sub_t *sub, const Pt__Envelope *env)
 	if (env->body_case == PT__ENVELOPE__BODY_TRANSACTION) {
 		/* While catching up, the batches carry everything in order;
 		 * streamed copies would only be duplicates or gaps. */
-		if (sub->state != SYNC_IDLE)
+		if (sub->state != SYNC_IDLE || sub->publisher_older)
 			return;
 		int r = apply_transaction(
 			sub, decode_transaction(sub, &env->transaction, "streamed"),
@@ -237,6 +305,17 @@ static void on_stream(pt_repl_sub_t *sub, const Pt__Envelope *env)
 			request_sync(sub);
 		}
 	} else if (env->body_case == PT__ENVELOPE__BODY_HEARTBEAT) {
+		bool was_older = sub->publisher_older;
+		if (!publisher_ok(sub, env->heartbeat->schema)) {
+			/* Stop asking: every request would be refused. */
+			pt_snapshot_install_abort(&sub->install);
+			sub->state = SYNC_IDLE;
+			return;
+		}
+		if (was_older) {
+			request_sync(sub);
+			return;
+		}
 		if (sub->state == SYNC_IDLE &&
 		    env->heartbeat->last_sequence > sub->applied) {
 			pt_log_info(sub->opts.log,
@@ -257,6 +336,10 @@ static void on_batch(pt_repl_sub_t *sub, const Pt__SyncBatch *batch)
 {
 	if (sub->state != SYNC_BATCH)
 		return;
+	if (!publisher_ok(sub, batch->schema)) {
+		sub->state = SYNC_IDLE;
+		return;
+	}
 	/* A batch that continues exactly from what we hold, with more to
 	 * come, holds the sequences after it one by one (that is how the
 	 * publisher answers), so the next request goes out before this batch
@@ -325,10 +408,37 @@ static void on_chunk(pt_repl_sub_t *sub, const Pt__SnapshotChunk *chunk)
 		return;
 	for (size_t i = 0; i < chunk->n_records; i++) {
 		const Pt__SnapshotRecord *rec = chunk->records[i];
-		int r = pt_snapshot_install_put(sub->install,
-						(pt_table_t)rec->table,
-						rec->key.data, rec->key.len,
-						rec->value.data, rec->value.len);
+		if (rec->table > sub->limits.last_table &&
+		    rec->key.len <= sizeof sub->resume_key) {
+			/* A table of a newer schema: the publisher refuses
+			 * nodes newer than itself, so a table we do not know
+			 * is one it added. */
+			log_skipped(sub, chunk->sequence, sub->publisher_schema,
+				    rec->table);
+			sub->snapshot_skipped++;
+			sub->resume_table = rec->table;
+			memcpy(sub->resume_key, rec->key.data, rec->key.len);
+			sub->resume_len = rec->key.len;
+			continue;
+		}
+		/* Records of a publisher that announced no schema may be in
+		 * schema 1's form; the record step leaves current ones as they
+		 * are. */
+		uint8_t *up = NULL;
+		size_t up_len = 0;
+		int r = PT_OK;
+		if (sub->publisher_schema < sub->limits.schema)
+			r = pt_upgrade_record((pt_table_t)rec->table,
+					      sub->publisher_schema,
+					      sub->limits.schema, rec->value.data,
+					      rec->value.len, &up, &up_len);
+		if (r == PT_OK)
+			r = pt_snapshot_install_put(
+				sub->install, (pt_table_t)rec->table,
+				rec->key.data, rec->key.len,
+				up ? up : rec->value.data,
+				up ? up_len : rec->value.len);
+		free(up);
 		if (r != PT_OK || rec->key.len > sizeof sub->resume_key) {
 			pt_log_warn(sub->opts.log,
 				    "replication: snapshot %llu has a bad "
@@ -505,6 +615,11 @@ int pt_repl_sub_new(const pt_repl_sub_opts_t *opts, pt_repl_sub_t **out)
 		return r;
 	sub->opts = *opts;
 	sub->wake_fd = -1;
+	sub->limits = opts->limits
+			      ? *opts->limits
+			      : (pt_apply_limits_t){PT_SCHEMA_VERSION,
+						    PT_TABLE_LAST};
+	sub->opts.limits = NULL;
 	if (!sub->opts.status_ms)
 		sub->opts.status_ms = 1000;
 	if (!sub->opts.sync_timeout_ms)

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "net/log.h"
+#include "store/apply.h"
 #include "store/store.h"
 
 typedef struct pt_repl_sub pt_repl_sub_t;
@@ -36,6 +37,12 @@ typedef struct pt_repl_sub_opts {
 	 * sequence; may be NULL. */
 	void (*on_applied)(void *ctx, uint64_t sequence);
 	void *on_applied_ctx;
+	/* What this node understands (NULL: this binary's schema and
+	 * tables; tests pass lower limits to act as an older node).  Changes
+	 * to tables a newer publisher added are skipped, logged once per
+	 * table and counted in the status reports; a publisher on an older
+	 * schema than this node's is not followed (upgrade it first). */
+	const pt_apply_limits_t *limits;
 } pt_repl_sub_opts_t;
 
 /* Connects and starts the actor (connections complete in the background).
