@@ -47,7 +47,7 @@ static void conn_free(struct tvs_conn *c, bool notify)
 		c->next->prev = c->prev;
 	free(c->msg);
 	free(c);
-	atomic_fetch_sub_explicit(&w->srv->active, 1, memory_order_relaxed);
+	pt_tls_server_release(w->srv->engine);
 }
 
 void tvs_conn_abort(struct tvs_conn *c)
@@ -142,7 +142,7 @@ out:
 	}
 	ERR_clear_error();
 	close(fd);
-	atomic_fetch_sub_explicit(&srv->active, 1, memory_order_relaxed);
+	pt_tls_server_release(srv->engine);
 }
 
 /* Why OpenSSL gave up, for the log: the first error of its queue, or the

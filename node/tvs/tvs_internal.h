@@ -17,16 +17,17 @@
 #include "lib/tvs_trust.h"
 #include "net/log.h"
 #include "net/loop.h"
+#include "net/tls_server.h"
 #include "store/store.h"
 #include "tvs/tvs_server.h"
 
-#define TVS_PEER_MAX (INET6_ADDRSTRLEN + 8)
+#define TVS_PEER_MAX PT_TLS_PEER_MAX
 
-/* Kinds of refusal, each with a throttle of its own per worker. */
+/* Kinds of refusal, each with a throttle of its own per worker (the
+ * engine throttles busy and accept failures itself). */
 enum tvs_refusal {
 	TVS_R_MALFORMED,
 	TVS_R_HANDSHAKE,
-	TVS_R_BUSY,
 	TVS_R_TIMEOUT,
 	TVS_R_EXPIRED,
 	TVS_R_ERROR,
@@ -58,33 +59,27 @@ struct tvs_conn {
 	char peer[TVS_PEER_MAX];
 };
 
+/* A worker of the engine (net/tls_server.h) as TVS sees it: its loop and
+ * the connections open on it. */
 struct tvs_worker {
 	pt_tvs_server_t *srv;
+	pt_tls_worker_t *tw;
 	unsigned index;
-	pthread_t thread;
-	bool started;
 	pt_loop_t *loop;
-	int listen_fd;
-	int wake_fd;         /* eventfd: destroy asks the loop to stop */
-	bool listen_paused;  /* out of fds: accept resumes on a timer */
 	struct tvs_conn *conns;
-	pt_throttle_t throttle[TVS_R_COUNT_];
 };
 
 struct pt_tvs_server {
-	struct sockaddr_storage bind;
-	socklen_t bind_len;
-	uint16_t port;
-	unsigned n_workers;
-	unsigned max_connections;
 	unsigned timeout_ms;
 	pt_store_t *store;
 	pt_log_t *log;
 	SSL_CTX *ctx;
+	pt_tls_server_t *engine;
 	struct tvs_worker *workers;
+	unsigned n_workers;
 
-	_Atomic uint64_t accepted, busy, handshake_failed, timed_out,
-		malformed, valid, unknown, expired, errors, active;
+	_Atomic uint64_t handshake_failed, timed_out, malformed, valid, unknown,
+		expired, errors;
 };
 
 /* Takes over fd (accepted, non-blocking) for worker w: creates the TLS
