@@ -48,6 +48,12 @@ struct row {
 	bool lag_known;     /* the changelog still holds entry applied + 1 */
 	int64_t lag_us;
 	const char *state;
+	/* From the node's reports: its schema (0: before schema 2 there was
+	 * none), changes it skipped as unknown, the newest schema it saw. */
+	unsigned schema;
+	uint64_t skipped;
+	unsigned newest_schema;
+	char state_buf[96];
 };
 
 struct status_walk {
@@ -127,6 +133,9 @@ static int fill_row(struct status_walk *w, const Pt__Node *n, struct row *row)
 		return r;
 	row->seen = true;
 	row->applied = st->applied_sequence;
+	row->schema = st->schema;
+	row->skipped = st->skipped_changes;
+	row->newest_schema = st->newest_schema_seen;
 	row->contact_age_us = w->now_us > st->last_contact_us
 				      ? w->now_us - st->last_contact_us
 				      : 0;
@@ -145,6 +154,13 @@ static int fill_row(struct status_walk *w, const Pt__Node *n, struct row *row)
 		row->state = "behind";
 	else
 		row->state = "in sync";
+	if (row->skipped > 0) {
+		snprintf(row->state_buf, sizeof row->state_buf,
+			 "%s; skipped %llu change(s) of schema %u: upgrade it",
+			 row->state, (unsigned long long)row->skipped,
+			 row->newest_schema);
+		row->state = row->state_buf;
+	}
 	return PT_OK;
 }
 
@@ -179,6 +195,18 @@ static json_t *row_json(const struct row *row)
 				    ? seconds_json(row->contact_age_us)
 				    : json_null());
 	json_object_set_new(o, "state", json_string(row->state));
+	if (!publisher) {
+		json_object_set_new(o, "schema",
+				    row->seen && row->schema
+					    ? json_integer(row->schema)
+					    : json_null());
+		json_object_set_new(o, "skipped_changes",
+				    json_integer((json_int_t)row->skipped));
+		json_object_set_new(o, "newest_schema_seen",
+				    row->newest_schema
+					    ? json_integer(row->newest_schema)
+					    : json_null());
+	}
 	return o;
 }
 
