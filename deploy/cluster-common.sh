@@ -30,7 +30,8 @@ BIN=$(cl_abs "${PT_CLUSTER_BIN:-$ROOT/build}")
 CLI=$BIN/cli/phonetrust
 DAEMON=$BIN/node/phonetrustd
 WAIT=${PT_CLUSTER_WAIT:-60}
-# TFTP and TVS worker threads per node (each node's [tftp] and [tvs]).
+# TFTP and TVS worker threads per node (each node's [tftp] and [tvs]), and
+# the publisher's CAPF workers and signers ([capf]).
 CL_WORKERS=${PT_CLUSTER_WORKERS:-2}
 CL_PASSWORD=""
 
@@ -193,6 +194,15 @@ cl_write_ini() {
     echo "[tvs]"
     echo "enabled = yes"
     echo "workers = $CL_WORKERS"
+    # CAPF on the publisher only, on its [ports] capf above (the port
+    # init wrote into its node record, which phones' configurations name).
+    if [ "$role" = publisher ]; then
+      echo
+      echo "[capf]"
+      echo "enabled = yes"
+      echo "workers = $CL_WORKERS"
+      echo "signers = $CL_WORKERS"
+    fi
     if [ "$role" = publisher ] && [ -n "${PT_CLUSTER_KEEP_SEQUENCES:-}${PT_CLUSTER_KEEP_DAYS:-}${PT_CLUSTER_MAX_SEQUENCES:-}" ]; then
       echo
       echo "[replication]"
@@ -350,12 +360,14 @@ cl_wait_sync() {
   done
 }
 
-# Every node serves phones (TFTP, TVS); the publisher also replicates.
+# Every node serves phones (TFTP, TVS); the publisher also runs CAPF and
+# replicates.
 cl_endpoints() {
   local node=$1 a; a=$(cl_node_address "$1")
   printf 'tftp udp %s:%s tvs tcp %s:%s' "$a" "$(cl_port "$node" tftp)" "$a" "$(cl_port "$node" tvs)"
   if [ "$node" = pub ]; then
-    printf ' stream tcp://%s:%s sync tcp://%s:%s' "$a" "$(cl_port pub stream)" "$a" "$(cl_port pub sync)"
+    printf ' capf tcp %s:%s stream tcp://%s:%s sync tcp://%s:%s' "$a" "$(cl_port pub capf)" \
+      "$a" "$(cl_port pub stream)" "$a" "$(cl_port pub sync)"
   fi
 }
 

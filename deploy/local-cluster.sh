@@ -31,8 +31,9 @@
 #                         it from a pipe.
 #   PT_CLUSTER_WAIT       seconds to wait for start and sync (default 60)
 #   PT_CLUSTER_LOG_LEVEL  the daemons' log level (default info)
-#   PT_CLUSTER_WORKERS    TFTP and TVS worker threads per node (default 2;
-#                         0: one per CPU)
+#   PT_CLUSTER_WORKERS    TFTP and TVS worker threads per node, CAPF workers
+#                         and signers on the publisher (default 2; 0: one
+#                         per CPU)
 #   PT_CLUSTER_KEEP_SEQUENCES, PT_CLUSTER_KEEP_DAYS, PT_CLUSTER_MAX_SEQUENCES
 #                         the publisher's [replication] changelog compaction
 #                         settings (default: the daemon's)
@@ -40,7 +41,8 @@
 # Every node (the publisher too) serves phones: [tftp] and [tvs] are enabled
 # in its INI file on its own ports, the TFTP server with a static
 # directory $PT_CLUSTER_DIR/<node>/tftp and no per-client limits worth the
-# name (simulated phones all come from 127.0.0.1).
+# name (simulated phones all come from 127.0.0.1).  The publisher also runs
+# CAPF ([capf] enabled) on its CAPF port.
 #
 # Only 127.0.0.1 is used.  Diagnostics go to stderr.  Exit status: 0 done,
 # 1 failed (with the reason), 2 usage.

@@ -3,6 +3,8 @@
 # subscribers on loopback, unprivileged ports, real replication) with its
 # data under ./var/, run by deploy/local-cluster.sh.  Every node serves
 # phones over TFTP and TVS; a simulated phone can boot from any of them.
+# The publisher runs CAPF: a simulated phone enrols for its certificate
+# there (phone enrol).
 #
 #   ./deploy/quickstart.sh          build, start the cluster (initialising it
 #                                   on the first run), put it in mixed mode
@@ -99,6 +101,8 @@ if ! cli profile show "$DEMO_PROFILE" >/dev/null 2>&1; then
   cli device import --csv deploy/demo/devices.csv --unique-auth-strings >/dev/null
 fi
 "$CLUSTER" wait
+# Where simulated phones keep their keys and certificates.
+mkdir -p "$VAR/phones"
 
 # Paths as the user will type them: relative to the repository when there.
 rel() { case $1 in "$ROOT"/*) echo "${1#"$ROOT"/}" ;; *) echo "$1" ;; esac; }
@@ -111,6 +115,7 @@ if [ "$VAR" != "$ROOT/var" ] || [ "$BIN" != "$ROOT/build" ]; then
 fi
 SUB1_TFTP=$(port sub1 tftp)
 SUB2_TFTP=$(port sub2 tftp)
+CAPF=$(port pub capf)
 
 cat <<INFO
 
@@ -118,11 +123,12 @@ phonetrust demo cluster is up and in sync (data and logs under $V/<node>/):
 $("$CLUSTER" status | sed 's/^/  /')
 
 Every node serves phones: TFTP (CTL, its own ITL, signed and encrypted
-configurations, files from $V/<node>/tftp/) and TVS.  The cluster is in
-mixed mode: its CTL is signed with DEMO SAST tokens made by this script,
-$V/tokens/sast1.pem and sast2.pem (unencrypted keys, mode 0600; for
-trying things out only, never for real phones).  CAPF arrives with a later
-release: SEP00AA11BB22C1 (encrypted profile) waits for a certificate.
+configurations, files from $V/<node>/tftp/) and TVS.  The publisher runs
+CAPF on 127.0.0.1:$CAPF.  The cluster is in mixed mode: its CTL is signed
+with DEMO SAST tokens made by this script, $V/tokens/sast1.pem and
+sast2.pem (unencrypted keys, mode 0600; for trying things out only, never
+for real phones).  SEP00AA11BB22C1 (encrypted profile) waits for a
+certificate: an install by authentication string ('capf show' prints it).
 INFO
 if [ -n "$generated" ]; then
   echo
@@ -144,6 +150,13 @@ Try:
   $PT config show SEP00AA11BB22C1 --json
   $PT device list
   $PT device update SEP00AA11BB22C2 --description "Lobby, by the door"
+  $PT capf show SEP00AA11BB22C1
+  $PT phone enrol --capf 127.0.0.1:$CAPF --device SEP00AA11BB22C1 --out $V/phones \\
+      --auth-string "\$($PT --json capf show SEP00AA11BB22C1 | jq -r .auth_string)"
+  $PT capf op SEP00AA11BB22C3 --operation install --auth-mode null
+  $PT phone enrol --capf 127.0.0.1:$CAPF --device SEP00AA11BB22C3 --out $V/phones
+  $PT capf report
+  $PT capf expiring --within 2000
   $PT cluster status
   $PT trust list
   $SC kill sub1; $SC start sub1

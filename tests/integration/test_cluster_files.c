@@ -414,11 +414,21 @@ START_TEST(subscribers_serve_phones)
 	pt_run_t r;
 	pt_cluster_up(c, 2);
 
-	/* The scripts enable both services on every node. */
+	/* The scripts enable both services on every node, and CAPF on the
+	 * publisher. */
 	for (size_t k = 0; k < sizeof servers / sizeof servers[0]; k++) {
 		char want[128];
 		char *log = pt_cluster_log(c, servers[k]);
-		snprintf(want, sizeof want, "running: tftp (udp 127.0.0.1:%u,",
+		char *ready = strstr(log, "running: ");
+		ck_assert_msg(ready, "%s: no ready line in:\n%s", servers[k],
+			      log);
+		snprintf(want, sizeof want, "capf (tcp 127.0.0.1:%u,",
+			 pt_cluster_port(c, "pub", "capf"));
+		ck_assert_msg((strstr(ready, want) != NULL) ==
+				      (strcmp(servers[k], "pub") == 0),
+			      "%s: \"%s\" only on the publisher:\n%s",
+			      servers[k], want, log);
+		snprintf(want, sizeof want, "tftp (udp 127.0.0.1:%u,",
 			 pt_cluster_port(c, servers[k], "tftp"));
 		ck_assert_msg(strstr(log, want), "%s: no \"%s\" in:\n%s",
 			      servers[k], want, log);
