@@ -631,6 +631,23 @@ int pt_repl_sub_new(const pt_repl_sub_opts_t *opts, pt_repl_sub_t **out)
 		r = PT_ERR_INVALID;
 		goto fail;
 	}
+	uint64_t skips_from = 0;
+	pt_repl_skips_t skips;
+	r = pt_store_repl_skips(opts->store, &skips);
+	if (r == PT_OK)
+		r = pt_store_repl_rewind_skipped(opts->store, &sub->limits,
+						 &skips_from);
+	if (r != PT_OK)
+		goto fail;
+	if (skips_from)
+		pt_log_info(opts->log,
+			    "replication: this node skipped %llu change(s) "
+			    "from schema %u while it ran an older schema; "
+			    "applying the publisher's transactions again from "
+			    "sequence %llu",
+			    (unsigned long long)skips.skipped,
+			    skips.newest_schema,
+			    (unsigned long long)skips_from);
 	r = pt_store_applied_sequence(opts->store, &sub->applied);
 	if (r != PT_OK)
 		goto fail;

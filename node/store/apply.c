@@ -411,3 +411,70 @@ void pt_snapshot_install_abort(pt_snapshot_install_t **snap)
 	free(*snap);
 	*snap = NULL;
 }
+
+int pt_store_repl_rewind_skipped(pt_store_t *store,
+				 const pt_apply_limits_t *limits,
+				 uint64_t *from)
+{
+	unsigned own = limits ? limits->schema : PT_SCHEMA_VERSION;
+	MDB_txn *txn = NULL;
+	MDB_cursor *cur = NULL;
+	uint64_t first = 0, newest = 0;
+	if (from)
+		*from = 0;
+	int r = pt_store_from_mdb(mdb_txn_begin(store->env, NULL, 0, &txn));
+	if (r != PT_OK)
+		return r;
+	r = pt_store_meta_get_u64(txn, store->meta, META_SKIPPED_FIRST, &first);
+	if (r == PT_OK)
+		r = pt_store_meta_get_u64(txn, store->meta, META_NEWEST_SCHEMA,
+					  &newest);
+	if (r == PT_ERR_NOT_FOUND || (r == PT_OK && (first == 0 || newest > own))) {
+		r = PT_OK;
+		goto out;
+	}
+	if (r != PT_OK)
+		goto out;
+	r = pt_store_from_mdb(mdb_cursor_open(txn, store->changelog, &cur));
+	if (r != PT_OK)
+		goto out;
+	uint8_t key[8];
+	pt_store_put_be64(key, first);
+	int rc;
+	for (;;) {
+		MDB_val k = {sizeof key, key}, v;
+		rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+		if (rc == MDB_SUCCESS)
+			rc = mdb_cursor_del(cur, 0);
+		if (rc != MDB_SUCCESS)
+			break;
+	}
+	if (rc != MDB_NOTFOUND) {
+		r = pt_store_from_mdb(rc);
+		goto out;
+	}
+	mdb_cursor_close(cur);
+	cur = NULL;
+	r = pt_store_meta_put_u64(txn, store->meta, META_LAST_SEQ, first - 1);
+	MDB_val names[] = {
+		{strlen(META_SKIPPED), META_SKIPPED},
+		{strlen(META_SKIPPED_FIRST), META_SKIPPED_FIRST},
+	};
+	for (size_t i = 0; r == PT_OK && i < 2; i++) {
+		rc = mdb_del(txn, store->meta, &names[i], NULL);
+		if (rc != MDB_SUCCESS && rc != MDB_NOTFOUND)
+			r = pt_store_from_mdb(rc);
+	}
+	if (r != PT_OK)
+		goto out;
+	r = pt_store_from_mdb(mdb_txn_commit(txn));
+	txn = NULL;
+	if (r == PT_OK && from)
+		*from = first;
+out:
+	if (cur)
+		mdb_cursor_close(cur);
+	if (txn)
+		mdb_txn_abort(txn);
+	return r;
+}

@@ -79,6 +79,21 @@ typedef struct pt_repl_skips {
 } pt_repl_skips_t;
 int pt_store_repl_skips(pt_store_t *store, pt_repl_skips_t *out);
 
+/* For a node that skipped changes while it ran an older binary and now
+ * understands the schema they came from (the newest one it saw is at most
+ * limits->schema; NULL: this binary's): forgets what it applied from the
+ * first skipping sequence on, so that catch-up applies those transactions
+ * again, whole.  Applying a suffix of the changelog again over its own
+ * result ends in the same state, now with the skipped changes; when the
+ * publisher's changelog no longer reaches back that far, catch-up brings
+ * a snapshot.  Removes this node's changelog entries from that sequence,
+ * sets the applied sequence just before it and clears the skip counters,
+ * in one transaction.  *from (may be NULL) receives that sequence, or 0
+ * when there was nothing to do. */
+int pt_store_repl_rewind_skipped(pt_store_t *store,
+				 const pt_apply_limits_t *limits,
+				 uint64_t *from);
+
 /* Installing a snapshot: the subscriber's answer to a changelog that no
  * longer reaches back far enough.  begin opens one write transaction and
  * empties every replicated table and the changelog; put adds records;

@@ -233,7 +233,28 @@ START_TEST(older_subscriber_skips_unknown_table)
 	ck_assert_uint_eq(st->newest_schema_seen, PT_SCHEMA_VERSION);
 	ck_assert_uint_eq(st->applied_sequence, 4);
 	pt__node_status__free_unpacked(st, NULL);
+	pt_repl_sub_destroy(&sub);
 
+	/* The node is upgraded (this binary, no limits): it applies again
+	 * what it skipped, and then holds exactly the publisher's data. */
+	sub = start_subscriber(pub, NULL);
+	int64_t until = now_ms() + WAIT_MS;
+	while (count(sub_store, PT_TABLE_LEGACY_SOURCES) < 2 &&
+	       now_ms() < until)
+		usleep(20000);
+	wait_applied();
+	ck_assert_uint_eq(count(sub_store, PT_TABLE_LEGACY_SOURCES), 2);
+	uint8_t dp[32], ds[32];
+	ck_assert_int_eq(pt_store_digest(pub_store, dp), PT_OK);
+	ck_assert_int_eq(pt_store_digest(sub_store, ds), PT_OK);
+	ck_assert(memcmp(dp, ds, 32) == 0);
+	ck_assert_int_eq(pt_store_repl_skips(sub_store, &skips), PT_OK);
+	ck_assert_uint_eq(skips.skipped, 0);
+	ck_assert_uint_eq(skips.first_skipped_sequence, 0);
+	ck_assert_uint_eq(occurrences(sub_log_path,
+				      "applying the publisher's transactions "
+				      "again from sequence 2"),
+			  1);
 	pt_repl_sub_destroy(&sub);
 	pt_repl_pub_destroy(&pub);
 }
