@@ -265,6 +265,82 @@ START_TEST(column_names)
 }
 END_TEST
 
+/* The key columns mean what capf op's --key-size and --ec-curve mean. */
+static void key_ok(const char *type, const char *size, const char *curve,
+		   const char *want_type, const char *want_size,
+		   const char *want_curve)
+{
+	pt_device_input_t in = {.name = "SEP001122334455"};
+	pt_device_error_t err = {0};
+	ck_assert_int_eq(pt_device_csv_key_input(type, size, curve, &in, &err),
+			 PT_OK);
+	const char *got[3] = {in.key_type, in.key_size, in.ec_curve};
+	const char *want[3] = {want_type, want_size, want_curve};
+	for (int i = 0; i < 3; i++) {
+		if (!want[i])
+			ck_assert_ptr_null(got[i]);
+		else
+			ck_assert_msg(got[i] && strcmp(got[i], want[i]) == 0,
+				      "field %d: '%s', want '%s'", i,
+				      got[i] ? got[i] : "(null)", want[i]);
+	}
+}
+
+static void key_refused(const char *type, const char *size, const char *curve,
+			const char *field, const char *reason)
+{
+	pt_device_input_t in = {.name = "SEP001122334455"};
+	pt_device_error_t err = {0};
+	ck_assert_int_eq(pt_device_csv_key_input(type, size, curve, &in, &err),
+			 PT_ERR_INVALID);
+	ck_assert_str_eq(err.field, field);
+	ck_assert_msg(strstr(err.reason, reason), "%s", err.reason);
+	ck_assert_ptr_null(in.key_type);
+	ck_assert_ptr_null(in.key_size);
+	ck_assert_ptr_null(in.ec_curve);
+}
+
+START_TEST(key_columns)
+{
+	key_ok(NULL, NULL, NULL, NULL, NULL, NULL);
+	key_ok(NULL, "3072", NULL, "rsa", "3072", "");
+	key_ok(NULL, NULL, "384", "ec", NULL, "384");
+	key_ok("ec", NULL, NULL, "ec", NULL, NULL);
+	key_ok("ec", NULL, "521", "ec", NULL, "521");
+	key_ok("rsa", NULL, NULL, "rsa", NULL, "");
+	key_ok("rsa", "1024", NULL, "rsa", "1024", "");
+	/* capf op's resets: back to the profile's key. */
+	key_ok(NULL, "", NULL, "", "", "");
+	key_ok(NULL, NULL, "", "", NULL, "");
+	key_refused("ec", "2048", NULL, "key_size", "RSA keys");
+	key_refused(NULL, "2048", "256", "key_size", "not both");
+	key_refused("rsa", NULL, "256", "ec_curve", "needs key type ec");
+	key_refused("dsa", NULL, NULL, "key_type", "rsa or ec");
+}
+END_TEST
+
+START_TEST(row_input_empty_cells)
+{
+	pt_device_csv_t *csv = parse("name,operation,key_type,ec_curve,key_size\n"
+				     "SEP001122334455,install,,256,\n"
+				     "SEP001122334466,,ec,,4096\n");
+	pt_device_input_t in;
+	pt_device_error_t err = {0};
+	ck_assert_int_eq(pt_device_csv_row_input(csv, &csv->rows[0], &in, &err),
+			 PT_OK);
+	ck_assert_str_eq(in.name, "SEP001122334455");
+	ck_assert_str_eq(in.operation, "install");
+	ck_assert_str_eq(in.key_type, "ec");
+	ck_assert_str_eq(in.ec_curve, "256");
+	ck_assert_ptr_null(in.key_size);
+	ck_assert_ptr_null(in.description);
+	ck_assert_int_eq(pt_device_csv_row_input(csv, &csv->rows[1], &in, &err),
+			 PT_ERR_INVALID);
+	ck_assert_str_eq(err.field, "key_size");
+	pt_device_csv_destroy(&csv);
+}
+END_TEST
+
 static Suite *csv_suite(void)
 {
 	Suite *s = suite_create("device_csv");
@@ -280,6 +356,10 @@ static Suite *csv_suite(void)
 	tcase_add_test(tc, huge_field_recovers);
 	tcase_add_test(tc, nul_byte_in_field);
 	tcase_add_test(tc, issues_sort_by_line_stably);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("input");
+	tcase_add_test(tc, key_columns);
+	tcase_add_test(tc, row_input_empty_cells);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("caps");
 	tcase_add_test(tc, row_cap);
