@@ -896,9 +896,13 @@ static bool verify_sig(const pt_legacy_issuers_t *set, const ca_t *ca,
 	}
 	if (EVP_PKEY_get_base_id(ca->key) != pk_nid)
 		goto out;
-	if (!EVP_Digest(v->tbs, v->tbs_len, dg, &dlen, set->md[mi], NULL) ||
-	    !(ctx = EVP_PKEY_CTX_dup(ca->verify[mi])))
+	if (!EVP_Digest(v->tbs, v->tbs_len, dg, &dlen, set->md[mi], NULL))
 		goto out;
+	if (!(ctx = EVP_PKEY_CTX_dup(ca->verify[mi]))) {
+		/* A provider that cannot copy its context: the long way. */
+		ok = verify_full(ca, lsc, len);
+		goto out;
+	}
 	ok = EVP_PKEY_verify(ctx, v->sig, v->sig_len, dg, dlen) == 1;
 out:
 	EVP_PKEY_CTX_free(ctx);

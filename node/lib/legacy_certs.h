@@ -9,7 +9,11 @@
  * d2i_X509: pt_legacy_certs_view() walks the DER with pt_rbuf (strictly:
  * definite minimal lengths, the tags of RFC 5280's Certificate, well-formed
  * times and names) and the issuer check verifies the signature over the
- * TBS bytes with the CA key, decoded once when the CA is added.
+ * TBS bytes with the CA key, decoded once when the CA is added.  Measured
+ * on this project's build machine (CPU time per LSC, 1024-bit RSA CA,
+ * SHA-256): walk 0.5-1 us, issuer check about 9 us (the RSA operation
+ * itself is about 6), pt_legacy_certs_record about 10 us, against 120-170
+ * us for pt_certs_parse.  Checks may run on several threads at once.
  */
 #ifndef PT_LIB_LEGACY_CERTS_H
 #define PT_LIB_LEGACY_CERTS_H
