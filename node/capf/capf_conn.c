@@ -19,7 +19,7 @@
 #include "store/records.h"
 
 static void conn_drive(struct capf_conn *c);
-static void step_done(struct capf_job *job);
+static void step_done(pt_tls_job_t *tj);
 static void handshake_done(struct capf_conn *c);
 
 static void set_mask(struct capf_conn *c, unsigned mask)
@@ -40,13 +40,13 @@ static void submit(struct capf_conn *c, enum capf_step step)
 	c->busy = true;
 	c->step = step;
 	c->job.run = capf_step_run;
-	c->job.done = step_done;
+	c->job.tj.done = step_done;
 	/* LSCs this server signed come with their record: written together
 	 * with every other one waiting (one transaction, one fsync). */
 	c->job.batch = step == CAPF_STEP_RECORD_ISSUED && c->lsc_rec
 			       ? capf_step_record_batch
 			       : NULL;
-	c->job.w = c->w;
+	c->job.tj.w = c->w->tw;
 	capf_pool_submit(capf_step_is_crypto(step) ? svc->crypto : svc->storep,
 			 &c->job);
 }
@@ -81,7 +81,7 @@ static void conn_free(struct capf_conn *c, bool notify)
 	if (c->lsc_rec)
 		pt_record_free(&c->lsc_rec->base);
 	free(c);
-	atomic_fetch_sub_explicit(&w->svc->active, 1, memory_order_relaxed);
+	pt_tls_server_release(w->svc->engine);
 }
 
 void capf_conn_abort(struct capf_conn *c)
@@ -223,7 +223,7 @@ out:
 	}
 	ERR_clear_error();
 	close(fd);
-	atomic_fetch_sub_explicit(&svc->active, 1, memory_order_relaxed);
+	pt_tls_server_release(svc->engine);
 }
 
 /* The handshake step is back from the crypto pool. */
@@ -755,11 +755,11 @@ static void issued_done(struct capf_conn *c, enum capf_step step)
 	conn_drive(c);
 }
 
-static void step_done(struct capf_job *job)
+static void step_done(pt_tls_job_t *tj)
 {
-	struct capf_conn *c = (struct capf_conn *)((char *)job -
+	struct capf_conn *c = (struct capf_conn *)((char *)tj -
 						   offsetof(struct capf_conn,
-							    job));
+							    job.tj));
 	enum capf_step step = (enum capf_step)c->step;
 	c->busy = false;
 	if (c->doomed) {

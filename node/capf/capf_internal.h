@@ -22,8 +22,9 @@
 #include "lib/throttle.h"
 #include "net/log.h"
 #include "net/loop.h"
+#include "net/tls_server.h"
 
-#define CAPF_PEER_MAX (INET6_ADDRSTRLEN + 8)
+#define CAPF_PEER_MAX PT_TLS_PEER_MAX
 #define CAPF_WHY_MAX 320
 
 /* ---- pools (capf_pool.c) ---- */
@@ -31,20 +32,21 @@
 struct capf_worker;
 struct capf_job;
 
-/* run: on a pool thread; done: afterwards, on the loop of worker w. */
+/* run: on a pool thread; then tj.done on the loop of worker tj.w. */
 typedef void (*capf_job_fn)(struct capf_job *job);
 /* Runs n jobs at once in place of their run (group commit). */
 typedef void (*capf_batch_fn)(struct capf_job **jobs, size_t n);
 
 struct capf_job {
-	struct capf_job *next; /* queue link (pool, then worker) */
+	/* Handed back to the worker's loop through the engine: tj.done
+	 * runs there, tj.w is the worker. */
+	pt_tls_job_t tj;
+	struct capf_job *next; /* the pool's queue */
 	capf_job_fn run;
-	capf_job_fn done;
 	/* Non-NULL: a pool thread that takes this job also takes every job
 	 * queued with the same batch (up to CAPF_BATCH_MAX, the others
 	 * keeping their order) and runs them together. */
 	capf_batch_fn batch;
-	struct capf_worker *w;
 };
 
 #define CAPF_BATCH_MAX 256
@@ -57,7 +59,7 @@ int capf_pool_new(unsigned n, const char *name, pt_log_t *log,
 /* Starts the threads (they inherit the caller's signal mask). */
 int capf_pool_start(capf_pool_t *p);
 /* Queues job (never fails: the job is memory the caller owns); once run,
- * it is handed to capf_worker_post(job->w, job). */
+ * it is handed back with pt_tls_worker_post(&job->tj). */
 void capf_pool_submit(capf_pool_t *p, struct capf_job *job);
 /* Stops and joins the threads: a running job finishes (and is posted),
  * queued ones never run.  Idempotent. */
@@ -67,11 +69,11 @@ unsigned capf_pool_threads(const capf_pool_t *p);
 
 /* ---- workers and connections ---- */
 
-/* Kinds of refusal, each with a log throttle of its own per worker. */
+/* Kinds of refusal, each with a log throttle of its own per worker (the
+ * engine throttles busy and accept failures itself). */
 enum capf_refusal {
 	CAPF_R_MALFORMED,
 	CAPF_R_HANDSHAKE,
-	CAPF_R_BUSY,
 	CAPF_R_TIMEOUT,
 	CAPF_R_DROPPED,
 	CAPF_R_UNKNOWN,
@@ -138,28 +140,18 @@ struct capf_conn {
 	char peer[CAPF_PEER_MAX];
 };
 
+/* A worker of the engine (net/tls_server.h) as CAPF sees it: its loop
+ * and the connections open on it. */
 struct capf_worker {
 	pt_capf_service_t *svc;
+	pt_tls_worker_t *tw;
 	unsigned index;
-	pthread_t thread;
-	bool started;
 	pt_loop_t *loop;
-	int listen_fd;
-	int wake_fd;          /* eventfd: stop */
-	int done_fd;          /* eventfd: pool jobs finished */
-	pthread_mutex_t done_mu;
-	struct capf_job *done_head, *done_tail;
-	bool listen_paused;
 	struct capf_conn *conns;
-	pt_throttle_t throttle[CAPF_R_COUNT_];
 };
 
 struct pt_capf_service {
-	struct sockaddr_storage bind;
-	socklen_t bind_len;
-	uint16_t port;
 	unsigned n_workers;
-	unsigned max_connections;
 	unsigned handshake_ms;
 	_Atomic unsigned idle_ms;
 	unsigned session_ms;
@@ -169,19 +161,17 @@ struct pt_capf_service {
 	X509 *cert;
 	pt_log_t *log;
 	SSL_CTX *ctx;
+	pt_tls_server_t *engine;
 	struct capf_worker *workers;
 	capf_pool_t *crypto;
 	capf_pool_t *storep;
 	bool running;
 
 	_Atomic uint32_t next_session; /* §2: one counter, from 1 */
-	_Atomic uint64_t accepted, busy, handshake_failed, timed_out, dropped,
-		malformed, unknown, auth_failed, refused, nothing, installed,
-		deferred, fetched, deleted, phone_failed, errors, active;
+	_Atomic uint64_t handshake_failed, timed_out, dropped, malformed,
+		unknown, auth_failed, refused, nothing, installed, deferred,
+		fetched, deleted, phone_failed, errors;
 };
-
-/* Hands a finished job back to its worker's loop (any thread). */
-void capf_worker_post(struct capf_worker *w, struct capf_job *job);
 
 /* Logs one refusal through the worker's throttle for its kind. */
 void capf_note(struct capf_worker *w, enum capf_refusal kind,

@@ -96,7 +96,7 @@ static void *pool_main(void *arg)
 		 * for the next job to misread. */
 		ERR_clear_error();
 		for (size_t i = 0; i < n; i++)
-			capf_worker_post(batch[i]->w, batch[i]);
+			pt_tls_worker_post(&batch[i]->tj);
 		pthread_mutex_lock(&p->mu);
 	}
 	pthread_mutex_unlock(&p->mu);
