@@ -1,5 +1,6 @@
 #include "lib/legacy_text.h"
 
+#include <openssl/crypto.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -88,6 +89,11 @@ void pt_legacy_text_destroy(pt_legacy_text_t **t)
 {
 	if (!t || !*t)
 		return;
+	/* The buffers may still hold a secret's line (an AuthString). */
+	if ((*t)->line)
+		OPENSSL_cleanse((*t)->line, PT_LEGACY_LINE_MAX + 2);
+	if ((*t)->scratch)
+		OPENSSL_cleanse((*t)->scratch, 3 * (size_t)PT_LEGACY_LINE_MAX + 2);
 	free((*t)->line);
 	free((*t)->scratch);
 	free(*t);
