@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <openssl/err.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -22,6 +23,7 @@
 #include "lib/clock.h"
 #include "lib/errors.h"
 #include "lib/throttle.h"
+#include "net/tls_conn.h"
 
 /* The engine's own refusals, throttled apart from the service's. */
 enum { NOTE_BUSY, NOTE_ERROR, NOTE_OWN_ };
@@ -41,6 +43,7 @@ struct pt_tls_worker {
 	bool listen_paused;
 	pt_throttle_t throttle[PT_TLS_NOTE_KINDS];
 	pt_throttle_t own[NOTE_OWN_];
+	pt_tls_conn_t *conns;
 };
 
 struct pt_tls_server {
@@ -408,6 +411,41 @@ static void raise_fd_limit(pt_tls_server_t *s)
 			    s->max_connections);
 }
 
+int pt_tls_ctx_new(EVP_PKEY *key, X509 *cert, bool tickets, SSL_CTX **out)
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+	int r = PT_ERR_CRYPTO;
+	*out = NULL;
+	if (!ctx)
+		goto out;
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION |
+					 SSL_OP_CIPHER_SERVER_PREFERENCE);
+	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+	if (!tickets) {
+		SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
+		SSL_CTX_set_num_tickets(ctx, 0);
+	}
+	/* Thousands of connections mostly waiting for a peer: buffers are
+	 * held only while bytes are in them. */
+	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+	/* X25519 is the cheapest key exchange; the NIST curves stay for
+	 * peers that offer nothing else. */
+	if (SSL_CTX_set1_groups_list(ctx, "X25519:P-256:X448:P-384:P-521") !=
+		    1 ||
+	    SSL_CTX_use_certificate(ctx, cert) != 1 ||
+	    SSL_CTX_use_PrivateKey(ctx, key) != 1 ||
+	    SSL_CTX_check_private_key(ctx) != 1)
+		goto out;
+	*out = ctx;
+	ctx = NULL;
+	r = PT_OK;
+out:
+	SSL_CTX_free(ctx);
+	ERR_clear_error();
+	return r;
+}
+
 int pt_tls_server_new(const pt_tls_server_opts_t *opts,
 		      pt_tls_server_t **out)
 {
@@ -569,4 +607,29 @@ unsigned pt_tls_worker_index(const pt_tls_worker_t *w)
 pt_tls_server_t *pt_tls_worker_server(pt_tls_worker_t *w)
 {
 	return w->s;
+}
+
+void pt_tls_worker_link(pt_tls_worker_t *w, pt_tls_conn_t *c)
+{
+	c->prev = NULL;
+	c->next = w->conns;
+	if (w->conns)
+		w->conns->prev = c;
+	w->conns = c;
+}
+
+void pt_tls_worker_unlink(pt_tls_worker_t *w, pt_tls_conn_t *c)
+{
+	if (c->prev)
+		c->prev->next = c->next;
+	else if (w->conns == c)
+		w->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	c->prev = c->next = NULL;
+}
+
+pt_tls_conn_t *pt_tls_worker_conns(pt_tls_worker_t *w)
+{
+	return w->conns;
 }

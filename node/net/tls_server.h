@@ -27,6 +27,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <openssl/evp.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
 #include "net/log.h"
 #include "net/loop.h"
 
@@ -70,6 +74,15 @@ typedef struct pt_tls_server_opts {
 	pt_log_t *log; /* borrowed; may be NULL */
 } pt_tls_server_opts_t;
 
+/* The servers' TLS context for key and cert (borrowed; the context takes
+ * references): no client certificate (phones prove themselves inside
+ * their protocols), no renegotiation, no server-side session cache,
+ * buffers released while idle, X25519 first among the key-exchange
+ * groups.  tickets: keep stateless session tickets (TVS, whose phones
+ * reconnect for every question); false for one session per phone
+ * (CAPF).  PT_ERR_CRYPTO when the key does not match the certificate. */
+int pt_tls_ctx_new(EVP_PKEY *key, X509 *cert, bool tickets, SSL_CTX **out);
+
 /* Validates opts, raises RLIMIT_NOFILE to its hard limit (warning when
  * it stays below max_connections), makes sure nobody holds the port,
  * then binds every worker's socket (so a port in use fails here).
@@ -108,6 +121,11 @@ void pt_tls_server_release(pt_tls_server_t *s);
 pt_loop_t *pt_tls_worker_loop(pt_tls_worker_t *w);
 unsigned pt_tls_worker_index(const pt_tls_worker_t *w);
 pt_tls_server_t *pt_tls_worker_server(pt_tls_worker_t *w);
+
+/* The worker's list of open connections (net/tls_conn.h keeps it). */
+struct pt_tls_conn;
+void pt_tls_worker_link(pt_tls_worker_t *w, struct pt_tls_conn *c);
+void pt_tls_worker_unlink(pt_tls_worker_t *w, struct pt_tls_conn *c);
 
 /* Hands a finished job to its worker (job->w) from any thread; done()
  * runs there. */

@@ -16,38 +16,16 @@
 
 static void conn_drive(struct tvs_conn *c);
 
-static void on_io(pt_loop_t *loop, int fd, unsigned events, void *data)
+static void on_io(pt_tls_conn_t *base)
 {
-	(void)loop;
-	(void)fd;
-	(void)events;
-	conn_drive(data);
+	conn_drive((struct tvs_conn *)base);
 }
 
 static void conn_free(struct tvs_conn *c, bool notify)
 {
-	struct tvs_worker *w = c->w;
-	if (c->timer)
-		pt_loop_timer_del(w->loop, c->timer);
-	pt_loop_fd_del(w->loop, c->fd);
-	if (c->ssl) {
-		/* One attempt at close_notify after a complete exchange; a
-		 * client that already left costs nothing more. */
-		if (notify)
-			SSL_shutdown(c->ssl);
-		SSL_free(c->ssl);
-	}
-	ERR_clear_error();
-	close(c->fd);
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		w->conns = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
+	pt_tls_conn_close(&c->base, notify);
 	free(c->msg);
 	free(c);
-	pt_tls_server_release(w->srv->engine);
 }
 
 void tvs_conn_abort(struct tvs_conn *c)
@@ -62,10 +40,7 @@ static void count(_Atomic uint64_t *counter)
 
 static void set_mask(struct tvs_conn *c, unsigned mask)
 {
-	if (c->mask == mask)
-		return;
-	if (pt_loop_fd_mod(c->w->loop, c->fd, mask) == PT_OK)
-		c->mask = mask;
+	pt_tls_conn_set_mask(&c->base, mask);
 }
 
 static const char *state_text(enum tvs_conn_state s)
@@ -80,17 +55,15 @@ static const char *state_text(enum tvs_conn_state s)
 	}
 }
 
-static void on_timeout(pt_loop_t *loop, uint64_t id, void *data)
+static void on_timeout(pt_tls_conn_t *base)
 {
-	struct tvs_conn *c = data;
-	(void)loop;
-	(void)id;
-	c->timer = 0; /* a one-shot timer is gone once it fired */
+	struct tvs_conn *c = (struct tvs_conn *)base;
 	count(&c->w->srv->timed_out);
 	tvs_note(c->w, TVS_R_TIMEOUT, PT_LOG_INFO,
 		 "tvs: %s timed out %s (%u ms after connecting, %zu request "
 		 "bytes read); closed without an answer",
-		 c->peer, state_text(c->state), c->w->srv->timeout_ms, c->have);
+		 c->base.peer, state_text(c->state), c->w->srv->timeout_ms,
+		 c->have);
 	conn_free(c, false);
 }
 
@@ -102,29 +75,11 @@ void tvs_conn_start(struct tvs_worker *w, int fd, const char *peer)
 	if (!c)
 		goto out;
 	c->w = w;
-	c->fd = fd;
 	c->want = PT_TVS_HEADER_LEN;
-	snprintf(c->peer, sizeof c->peer, "%s", peer);
-	c->ssl = SSL_new(srv->ctx);
-	if (!c->ssl || SSL_set_fd(c->ssl, fd) != 1) {
-		r = PT_ERR_CRYPTO;
-		goto out;
-	}
-	SSL_set_accept_state(c->ssl);
-	r = pt_loop_fd_add(w->loop, fd, PT_LOOP_READ, on_io, c);
-	if (r != PT_OK)
-		goto out;
-	c->mask = PT_LOOP_READ;
-	r = pt_loop_timer_add(w->loop, srv->timeout_ms, 0, on_timeout, c,
-			      &c->timer);
-	if (r != PT_OK) {
-		pt_loop_fd_del(w->loop, fd);
-		goto out;
-	}
-	c->next = w->conns;
-	if (w->conns)
-		w->conns->prev = c;
-	w->conns = c;
+	c->base.on_io = on_io;
+	c->base.on_deadline = on_timeout;
+	r = pt_tls_conn_open(&c->base, w->tw, fd, peer, srv->ctx,
+			     srv->timeout_ms);
 out:
 	if (r == PT_OK) {
 		/* The client speaks first; its ClientHello is usually here
@@ -136,11 +91,7 @@ out:
 	tvs_note(w, TVS_R_ERROR, PT_LOG_ERROR,
 		 "tvs: cannot take the connection from %s: %s; closed", peer,
 		 pt_strerror(r));
-	if (c) {
-		SSL_free(c->ssl);
-		free(c);
-	}
-	ERR_clear_error();
+	free(c);
 	close(fd);
 	pt_tls_server_release(srv->engine);
 }
@@ -167,12 +118,12 @@ static bool do_handshake(struct tvs_conn *c)
 {
 	ERR_clear_error();
 	errno = 0;
-	int n = SSL_accept(c->ssl);
+	int n = SSL_accept(c->base.ssl);
 	if (n == 1) {
 		c->state = TVS_READING;
 		return true;
 	}
-	int e = SSL_get_error(c->ssl, n);
+	int e = SSL_get_error(c->base.ssl, n);
 	if (e == SSL_ERROR_WANT_READ) {
 		set_mask(c, PT_LOOP_READ);
 		return false;
@@ -185,7 +136,7 @@ static bool do_handshake(struct tvs_conn *c)
 	ssl_reason(e, why, sizeof why);
 	count(&c->w->srv->handshake_failed);
 	tvs_note(c->w, TVS_R_HANDSHAKE, PT_LOG_INFO,
-		 "tvs: TLS handshake with %s failed: %s; closed", c->peer, why);
+		 "tvs: TLS handshake with %s failed: %s; closed", c->base.peer, why);
 	conn_free(c, false);
 	return false;
 }
@@ -194,7 +145,7 @@ static void refuse_request(struct tvs_conn *c, const char *why)
 {
 	count(&c->w->srv->malformed);
 	tvs_note(c->w, TVS_R_MALFORMED, PT_LOG_WARN,
-		 "tvs: request from %s closed without an answer: %s", c->peer,
+		 "tvs: request from %s closed without an answer: %s", c->base.peer,
 		 why);
 	conn_free(c, false);
 }
@@ -208,10 +159,10 @@ static int do_read(struct tvs_conn *c)
 		size_t room = c->want - c->have;
 		ERR_clear_error();
 		errno = 0;
-		int n = SSL_read(c->ssl, dst + c->have,
+		int n = SSL_read(c->base.ssl, dst + c->have,
 				 room > INT32_MAX ? INT32_MAX : (int)room);
 		if (n <= 0) {
-			int e = SSL_get_error(c->ssl, n);
+			int e = SSL_get_error(c->base.ssl, n);
 			if (e == SSL_ERROR_WANT_READ) {
 				set_mask(c, PT_LOOP_READ);
 				return 0;
@@ -245,7 +196,7 @@ static int do_read(struct tvs_conn *c)
 			count(&c->w->srv->errors);
 			tvs_note(c->w, TVS_R_ERROR, PT_LOG_ERROR,
 				 "tvs: request from %s: out of memory; closed",
-				 c->peer);
+				 c->base.peer);
 			conn_free(c, false);
 			return -1;
 		}
@@ -307,7 +258,7 @@ static bool do_answer(struct tvs_conn *c)
 		tvs_note(c->w, TVS_R_ERROR, PT_LOG_ERROR,
 			 "tvs: cannot answer %s (%s) about certificate %s: "
 			 "%s; closed without an answer",
-			 c->peer, req.device_name, sha, pt_strerror(r));
+			 c->base.peer, req.device_name, sha, pt_strerror(r));
 		conn_free(c, false);
 		return false;
 	}
@@ -318,21 +269,21 @@ static bool do_answer(struct tvs_conn *c)
 		pt_log_debug(srv->log,
 			     "tvs: %s (%s) certificate %s: valid, roles %s, "
 			     "ttl %" PRIu32 " s",
-			     c->peer, req.device_name, sha, roles, v.ttl);
+			     c->base.peer, req.device_name, sha, roles, v.ttl);
 	} else if (outcome == PT_TVS_EXPIRED) {
 		char when[32];
 		count(&srv->expired);
 		tvs_note(c->w, TVS_R_EXPIRED, PT_LOG_INFO,
 			 "tvs: %s (%s) asked about certificate %s, trusted "
 			 "but expired at %s: answered invalid",
-			 c->peer, req.device_name, sha,
+			 c->base.peer, req.device_name, sha,
 			 pt_time_format_utc(req.not_after, when, sizeof when));
 	} else {
 		count(&srv->unknown);
 		pt_log_debug(srv->log,
 			     "tvs: %s (%s) certificate %s: not trusted, "
 			     "answered invalid",
-			     c->peer, req.device_name, sha);
+			     c->base.peer, req.device_name, sha);
 	}
 	c->state = TVS_WRITING;
 	return true;
@@ -343,12 +294,12 @@ static void do_write(struct tvs_conn *c)
 {
 	ERR_clear_error();
 	errno = 0;
-	int n = SSL_write(c->ssl, c->out, (int)c->out_len);
+	int n = SSL_write(c->base.ssl, c->out, (int)c->out_len);
 	if (n > 0) {
 		conn_free(c, true);
 		return;
 	}
-	int e = SSL_get_error(c->ssl, n);
+	int e = SSL_get_error(c->base.ssl, n);
 	if (e == SSL_ERROR_WANT_READ) {
 		set_mask(c, PT_LOOP_READ);
 		return;
@@ -361,7 +312,7 @@ static void do_write(struct tvs_conn *c)
 	ssl_reason(e, why, sizeof why);
 	count(&c->w->srv->errors);
 	tvs_note(c->w, TVS_R_ERROR, PT_LOG_INFO,
-		 "tvs: answer to %s not delivered: %s", c->peer, why);
+		 "tvs: answer to %s not delivered: %s", c->base.peer, why);
 	conn_free(c, false);
 }
 

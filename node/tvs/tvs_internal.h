@@ -17,6 +17,7 @@
 #include "lib/tvs_trust.h"
 #include "net/log.h"
 #include "net/loop.h"
+#include "net/tls_conn.h"
 #include "net/tls_server.h"
 #include "store/store.h"
 #include "tvs/tvs_server.h"
@@ -43,30 +44,24 @@ enum tvs_conn_state {
 };
 
 struct tvs_conn {
+	pt_tls_conn_t base; /* first: the engine's part (socket, SSL, peer) */
 	struct tvs_worker *w;
-	struct tvs_conn *prev, *next; /* the worker's open connections */
-	int fd;
-	SSL *ssl;
 	enum tvs_conn_state state;
-	uint64_t timer;
-	unsigned mask; /* interest registered with the loop */
 	uint8_t head[PT_TVS_HEADER_LEN];
 	uint8_t *msg;  /* header and body once the header is read */
 	size_t have;   /* bytes read so far */
 	size_t want;   /* bytes of the whole request (10 until known) */
 	uint8_t out[PT_TVS_RESPONSE_MAX];
 	size_t out_len;
-	char peer[TVS_PEER_MAX];
 };
 
-/* A worker of the engine (net/tls_server.h) as TVS sees it: its loop and
- * the connections open on it. */
+/* A worker of the engine (net/tls_server.h) as TVS sees it (the engine
+ * keeps the list of connections open on it). */
 struct tvs_worker {
 	pt_tvs_server_t *srv;
 	pt_tls_worker_t *tw;
 	unsigned index;
 	pt_loop_t *loop;
-	struct tvs_conn *conns;
 };
 
 struct pt_tvs_server {

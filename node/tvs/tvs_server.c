@@ -34,35 +34,6 @@ static void on_accepted(void *ctx, pt_tls_worker_t *tw, int fd,
 	tvs_conn_start(&srv->workers[pt_tls_worker_index(tw)], fd, peer);
 }
 
-static int make_ctx(const pt_tvs_server_opts_t *opts, SSL_CTX **out)
-{
-	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
-	int r = PT_ERR_CRYPTO;
-	if (!ctx)
-		goto out;
-	/* No client certificate (spec §1); phones reconnect for every
-	 * question, so no server-side session cache either (tickets, which
-	 * cost the server no state, stay on). */
-	SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
-	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION |
-					 SSL_OP_CIPHER_SERVER_PREFERENCE);
-	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
-	/* Thousands of connections mostly waiting for a peer: buffers are
-	 * held only while bytes are in them. */
-	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
-	if (SSL_CTX_use_certificate(ctx, opts->cert) != 1 ||
-	    SSL_CTX_use_PrivateKey(ctx, opts->key) != 1 ||
-	    SSL_CTX_check_private_key(ctx) != 1)
-		goto out;
-	*out = ctx;
-	ctx = NULL;
-	r = PT_OK;
-out:
-	SSL_CTX_free(ctx);
-	ERR_clear_error();
-	return r;
-}
-
 int pt_tvs_server_new(const pt_tvs_server_opts_t *opts,
 		      pt_tvs_server_t **out)
 {
@@ -82,7 +53,7 @@ int pt_tvs_server_new(const pt_tvs_server_opts_t *opts,
 	srv->log = opts->log;
 	srv->timeout_ms = opts->timeout_ms ? opts->timeout_ms
 					   : PT_TVS_DEFAULT_TIMEOUT_MS;
-	r = make_ctx(opts, &srv->ctx);
+	r = pt_tls_ctx_new(opts->key, opts->cert, true, &srv->ctx);
 	if (r != PT_OK)
 		goto out;
 	pt_tls_server_opts_t eo = {
@@ -163,9 +134,11 @@ void pt_tvs_server_stop(pt_tvs_server_t *srv)
 		return;
 	pt_tls_server_stop(srv->engine);
 	/* The workers are joined: no thread touches their connections. */
-	for (unsigned i = 0; srv->workers && i < srv->n_workers; i++)
-		while (srv->workers[i].conns)
-			tvs_conn_abort(srv->workers[i].conns);
+	for (unsigned i = 0; srv->workers && i < srv->n_workers; i++) {
+		pt_tls_conn_t *c;
+		while ((c = pt_tls_worker_conns(srv->workers[i].tw)))
+			tvs_conn_abort((struct tvs_conn *)c);
+	}
 }
 
 void pt_tvs_server_destroy(pt_tvs_server_t **srvp)

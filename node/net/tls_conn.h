@@ -1,0 +1,56 @@
+/* One TLS connection on a worker of the engine (net/tls_server.h): its
+ * socket, its server-side SSL, its one deadline, the loop's interest in
+ * it, its place in the worker's list of open connections.  A service
+ * embeds a pt_tls_conn_t in its own connection and finds its way back
+ * with the callbacks' argument.  Everything here runs on the worker's
+ * loop thread.
+ */
+#ifndef PT_NET_TLS_CONN_H
+#define PT_NET_TLS_CONN_H
+
+#include <openssl/ssl.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "net/tls_server.h"
+
+typedef struct pt_tls_conn pt_tls_conn_t;
+struct pt_tls_conn {
+	pt_tls_worker_t *w;
+	pt_loop_t *loop;
+	pt_tls_conn_t *prev, *next; /* the worker's open connections */
+	int fd;
+	SSL *ssl;
+	uint64_t timer;
+	unsigned mask; /* interest registered with the loop */
+	/* The socket is ready for what mask asked. */
+	void (*on_io)(pt_tls_conn_t *c);
+	/* The deadline passed (the timer is gone). */
+	void (*on_deadline)(pt_tls_conn_t *c);
+	char peer[PT_TLS_PEER_MAX];
+};
+
+/* Takes over fd (accepted, non-blocking) for c on w: a server SSL from
+ * ctx in accept state, the socket watched for reading (the client
+ * speaks first), the deadline armed deadline_ms from now, c linked into
+ * w's list.  c's on_io and on_deadline must be set.  On failure nothing
+ * is registered and c's SSL is freed; fd stays the caller's. */
+int pt_tls_conn_open(pt_tls_conn_t *c, pt_tls_worker_t *w, int fd,
+		     const char *peer, SSL_CTX *ctx, uint64_t deadline_ms);
+
+/* Sets the loop's interest (PT_LOOP_READ, PT_LOOP_WRITE or 0). */
+void pt_tls_conn_set_mask(pt_tls_conn_t *c, unsigned mask);
+
+/* Replaces the deadline with one after_ms from now. */
+void pt_tls_conn_arm(pt_tls_conn_t *c, uint64_t after_ms);
+
+/* Unregisters, sends close_notify once when notify, frees the SSL,
+ * closes the socket, unlinks c and gives its slot back to the engine.
+ * c's memory stays the caller's. */
+void pt_tls_conn_close(pt_tls_conn_t *c, bool notify);
+
+/* The first open connection of w (NULL when none): for freeing them all
+ * once the workers stopped. */
+pt_tls_conn_t *pt_tls_worker_conns(pt_tls_worker_t *w);
+
+#endif
