@@ -24,10 +24,7 @@ static void handshake_done(struct capf_conn *c);
 
 static void set_mask(struct capf_conn *c, unsigned mask)
 {
-	if (c->mask == mask)
-		return;
-	if (pt_loop_fd_mod(c->w->loop, c->fd, mask) == PT_OK)
-		c->mask = mask;
+	pt_tls_conn_set_mask(&c->base, mask);
 }
 
 /* Hands c to the pool of step; the loop neither touches c nor watches
@@ -53,25 +50,9 @@ static void submit(struct capf_conn *c, enum capf_step step)
 
 static void conn_free(struct capf_conn *c, bool notify)
 {
-	struct capf_worker *w = c->w;
-	if (c->timer)
-		pt_loop_timer_del(w->loop, c->timer);
-	pt_loop_fd_del(w->loop, c->fd);
-	if (c->ssl) {
-		/* One attempt at close_notify after END_SESSION; a phone
-		 * that already left costs nothing more. */
-		if (notify)
-			SSL_shutdown(c->ssl);
-		SSL_free(c->ssl);
-	}
-	ERR_clear_error();
-	close(c->fd);
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		w->conns = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
+	/* close_notify is tried once after END_SESSION; a phone that already
+	 * left costs nothing more. */
+	pt_tls_conn_close(&c->base, notify);
 	pt_capf_server_destroy(&c->sm);
 	pt_capf_plan_clear(&c->plan);
 	capf_step_result_clear(&c->res);
@@ -81,7 +62,6 @@ static void conn_free(struct capf_conn *c, bool notify)
 	if (c->lsc_rec)
 		pt_record_free(&c->lsc_rec->base);
 	free(c);
-	pt_tls_server_release(w->svc->engine);
 }
 
 void capf_conn_abort(struct capf_conn *c)
@@ -110,12 +90,9 @@ static const char *state_text(const struct capf_conn *c)
 	}
 }
 
-static void on_timeout(pt_loop_t *loop, uint64_t id, void *data)
+static void on_timeout(pt_tls_conn_t *base)
 {
-	struct capf_conn *c = data;
-	(void)loop;
-	(void)id;
-	c->timer = 0; /* a one-shot timer is gone once it fired */
+	struct capf_conn *c = (struct capf_conn *)base;
 	if (c->busy) {
 		c->doomed = true;
 		return;
@@ -123,19 +100,8 @@ static void on_timeout(pt_loop_t *loop, uint64_t id, void *data)
 	capf_count(&c->w->svc->timed_out);
 	capf_note(c->w, CAPF_R_TIMEOUT, PT_LOG_INFO,
 		  "capf: %s %s timed out %s; closed, nothing recorded",
-		  c->peer, name_of(c), state_text(c));
+		  c->base.peer, name_of(c), state_text(c));
 	conn_free(c, false);
-}
-
-/* (Re)arms the one deadline of c, after_ms from now. */
-static void arm(struct capf_conn *c, uint64_t after_ms)
-{
-	if (c->timer)
-		pt_loop_timer_del(c->w->loop, c->timer);
-	c->timer = 0;
-	if (pt_loop_timer_add(c->w->loop, after_ms, 0, on_timeout, c,
-			      &c->timer) != PT_OK)
-		c->timer = 0;
 }
 
 /* A new wait for the phone: the idle deadline, within the session's. */
@@ -145,15 +111,12 @@ static void arm_wait(struct capf_conn *c)
 	int64_t until = now + (int64_t)pt_capf_service_idle_ms(c->w->svc);
 	if (c->session_end_ms && until > c->session_end_ms)
 		until = c->session_end_ms;
-	arm(c, until > now ? (uint64_t)(until - now) : 0);
+	pt_tls_conn_arm(&c->base, until > now ? (uint64_t)(until - now) : 0);
 }
 
-static void on_io(pt_loop_t *loop, int fd, unsigned events, void *data)
+static void on_io(pt_tls_conn_t *base)
 {
-	struct capf_conn *c = data;
-	(void)loop;
-	(void)fd;
-	(void)events;
+	struct capf_conn *c = (struct capf_conn *)base;
 	if (c->busy)
 		return;
 	if (c->state == CAPF_C_HELLO || c->state == CAPF_C_HANDSHAKE) {
@@ -163,7 +126,7 @@ static void on_io(pt_loop_t *loop, int fd, unsigned events, void *data)
 		 * included) only the client's Finished remains: checked
 		 * here, sparing a trip to the pool.  Earlier versions may
 		 * still need the key (RSA key exchange). */
-		if (c->flight_sent && SSL_version(c->ssl) == TLS1_3_VERSION) {
+		if (c->flight_sent && SSL_version(c->base.ssl) == TLS1_3_VERSION) {
 			capf_step_result_clear(&c->res);
 			capf_step_handshake(c);
 			handshake_done(c);
@@ -183,33 +146,15 @@ void capf_conn_start(struct capf_worker *w, int fd, const char *peer)
 	if (!c)
 		goto out;
 	c->w = w;
-	c->fd = fd;
 	c->want = PT_CAPF_HEADER_LEN;
 	c->session_id = atomic_fetch_add_explicit(&svc->next_session, 1,
 						  memory_order_relaxed);
-	snprintf(c->peer, sizeof c->peer, "%s", peer);
-	c->ssl = SSL_new(svc->ctx);
-	if (!c->ssl || SSL_set_fd(c->ssl, fd) != 1) {
-		r = PT_ERR_CRYPTO;
-		goto out;
-	}
-	SSL_set_accept_state(c->ssl);
+	c->base.on_io = on_io;
+	c->base.on_deadline = on_timeout;
 	/* Nothing else on the accept path: the handshake starts once the
 	 * ClientHello can be read. */
-	r = pt_loop_fd_add(w->loop, fd, PT_LOOP_READ, on_io, c);
-	if (r != PT_OK)
-		goto out;
-	c->mask = PT_LOOP_READ;
-	r = pt_loop_timer_add(w->loop, svc->handshake_ms, 0, on_timeout, c,
-			      &c->timer);
-	if (r != PT_OK) {
-		pt_loop_fd_del(w->loop, fd);
-		goto out;
-	}
-	c->next = w->conns;
-	if (w->conns)
-		w->conns->prev = c;
-	w->conns = c;
+	r = pt_tls_conn_open(&c->base, w->tw, fd, peer, svc->ctx,
+			     svc->handshake_ms);
 out:
 	if (r == PT_OK)
 		return;
@@ -217,11 +162,7 @@ out:
 	capf_note(w, CAPF_R_ERROR, PT_LOG_ERROR,
 		  "capf: cannot take the connection from %s: %s; closed", peer,
 		  pt_strerror(r));
-	if (c) {
-		SSL_free(c->ssl);
-		free(c);
-	}
-	ERR_clear_error();
+	free(c);
 	close(fd);
 	pt_tls_server_release(svc->engine);
 }
@@ -239,7 +180,7 @@ static void handshake_done(struct capf_conn *c)
 			capf_note(c->w, CAPF_R_ERROR, PT_LOG_ERROR,
 				  "capf: cannot start a session for %s: %s; "
 				  "closed",
-				  c->peer, pt_strerror(r));
+				  c->base.peer, pt_strerror(r));
 			conn_free(c, false);
 			return;
 		}
@@ -260,7 +201,7 @@ static void handshake_done(struct capf_conn *c)
 	}
 	capf_count(&svc->handshake_failed);
 	capf_note(c->w, CAPF_R_HANDSHAKE, PT_LOG_INFO,
-		  "capf: TLS handshake with %s failed: %s; closed", c->peer,
+		  "capf: TLS handshake with %s failed: %s; closed", c->base.peer,
 		  c->res.why);
 	conn_free(c, false);
 }
@@ -277,7 +218,7 @@ static void conn_lost(struct capf_conn *c, int ssl_err, const char *doing)
 	capf_ssl_reason(ssl_err, errno, why, sizeof why);
 	capf_count(&c->w->svc->dropped);
 	capf_note(c->w, CAPF_R_DROPPED, PT_LOG_INFO,
-		  "capf: %s %s: %s %s; closed, nothing recorded", c->peer,
+		  "capf: %s %s: %s %s; closed, nothing recorded", c->base.peer,
 		  name_of(c), why, doing);
 	conn_free(c, false);
 }
@@ -291,9 +232,9 @@ static int do_read(struct capf_conn *c)
 		size_t room = c->want - c->have;
 		ERR_clear_error();
 		errno = 0;
-		int n = SSL_read(c->ssl, dst + c->have, (int)room);
+		int n = SSL_read(c->base.ssl, dst + c->have, (int)room);
 		if (n <= 0) {
-			int e = SSL_get_error(c->ssl, n);
+			int e = SSL_get_error(c->base.ssl, n);
 			if (e == SSL_ERROR_WANT_READ) {
 				set_mask(c, PT_LOOP_READ);
 				return 0;
@@ -320,7 +261,7 @@ static int do_read(struct capf_conn *c)
 		if (!c->msg) {
 			capf_count(&c->w->svc->errors);
 			capf_note(c->w, CAPF_R_ERROR, PT_LOG_ERROR,
-				  "capf: %s: out of memory; closed", c->peer);
+				  "capf: %s: out of memory; closed", c->base.peer);
 			conn_free(c, false);
 			return -1;
 		}
@@ -336,14 +277,14 @@ static int do_write(struct capf_conn *c)
 {
 	ERR_clear_error();
 	errno = 0;
-	int n = SSL_write(c->ssl, c->out, (int)c->out_len);
+	int n = SSL_write(c->base.ssl, c->out, (int)c->out_len);
 	if (n > 0) {
 		free(c->out);
 		c->out = NULL;
 		c->out_len = 0;
 		return 1;
 	}
-	int e = SSL_get_error(c->ssl, n);
+	int e = SSL_get_error(c->base.ssl, n);
 	if (e == SSL_ERROR_WANT_READ) {
 		set_mask(c, PT_LOOP_READ);
 		return 0;
@@ -375,14 +316,14 @@ static void finish(struct capf_conn *c)
 		capf_note(c->w, CAPF_R_UNKNOWN, PT_LOG_INFO,
 			  "capf: %s named %s, which is no device or CAPF "
 			  "profile: END_SESSION 9",
-			  c->peer, name_of(c));
+			  c->base.peer, name_of(c));
 		return;
 	case PT_CAPF_FAIL_PROTOCOL:
 		capf_count(&svc->malformed);
 		capf_note(c->w, CAPF_R_MALFORMED, PT_LOG_WARN,
 			  "capf: %s %s (session %u): %s: END_SESSION 7, "
 			  "nothing recorded",
-			  c->peer, name_of(c), c->session_id, why);
+			  c->base.peer, name_of(c), c->session_id, why);
 		return;
 	case PT_CAPF_FAIL_AUTH:
 		/* Logged when the refusal was decided (its reason is
@@ -399,7 +340,7 @@ static void finish(struct capf_conn *c)
 		else
 			capf_count(&svc->refused);
 		capf_note(c->w, CAPF_R_PHONE, PT_LOG_WARN,
-			  "capf: %s %s: %s failed: %s: END_SESSION %u", c->peer,
+			  "capf: %s %s: %s failed: %s: END_SESSION %u", c->base.peer,
 			  name_of(c), op, why, o->end_reason);
 		return;
 	}
@@ -407,7 +348,7 @@ static void finish(struct capf_conn *c)
 	case PT_CAPF_OP_NONE:
 		capf_count(&svc->nothing);
 		pt_log_debug(svc->log, "capf: %s %s: no operation scheduled",
-			     c->peer, name_of(c));
+			     c->base.peer, name_of(c));
 		return;
 	case PT_CAPF_OP_INSTALL:
 		if (c->plan.issuer == PT_CAPF_ISSUER_OFFLINE_CA &&
@@ -416,11 +357,11 @@ static void finish(struct capf_conn *c)
 			pt_log_info(svc->log,
 				    "capf: %s %s: key received, request kept "
 				    "for the offline CA",
-				    c->peer, name_of(c));
+				    c->base.peer, name_of(c));
 			return;
 		}
 		capf_count(&svc->installed);
-		pt_log_info(svc->log, "capf: %s %s: install done: LSC %s", c->peer,
+		pt_log_info(svc->log, "capf: %s %s: install done: LSC %s", c->base.peer,
 			    name_of(c),
 			    c->plan.step == PT_CAPF_STEP_STORE_SIGNED
 				    ? "signed by the offline CA delivered"
@@ -430,12 +371,12 @@ static void finish(struct capf_conn *c)
 		capf_count(&svc->fetched);
 		pt_log_info(svc->log, "capf: %s %s: troubleshoot done: "
 				      "certificate fetched",
-			    c->peer, name_of(c));
+			    c->base.peer, name_of(c));
 		return;
 	case PT_CAPF_OP_DELETE:
 		capf_count(&svc->deleted);
 		pt_log_info(svc->log, "capf: %s %s: delete done: LSC deleted",
-			    c->peer, name_of(c));
+			    c->base.peer, name_of(c));
 		return;
 	}
 }
@@ -490,7 +431,7 @@ static void request(struct capf_conn *c, pt_capf_server_req_t req)
 			capf_note(c->w, CAPF_R_AUTH, PT_LOG_WARN,
 				  "capf: %s %s: authentication failed: %s; "
 				  "END_SESSION 7",
-				  c->peer, name_of(c), c->fail_why);
+				  c->base.peer, name_of(c), c->fail_why);
 			submit(c, CAPF_STEP_AUTH_FAILED);
 		} else {
 			snprintf(c->fail_why, sizeof c->fail_why, "%s",
@@ -547,7 +488,7 @@ static void conn_drive(struct capf_conn *c)
 			capf_note(c->w, CAPF_R_ERROR, PT_LOG_ERROR,
 				  "capf: %s %s: the session cannot go on: %s; "
 				  "closed",
-				  c->peer, name_of(c), pt_strerror(r));
+				  c->base.peer, name_of(c), pt_strerror(r));
 			conn_free(c, false);
 			return;
 		}
@@ -570,7 +511,7 @@ static void internal_error(struct capf_conn *c, const char *what)
 {
 	capf_count(&c->w->svc->errors);
 	capf_note(c->w, CAPF_R_ERROR, PT_LOG_ERROR,
-		  "capf: %s %s: %s: %s; END_SESSION 7", c->peer, name_of(c),
+		  "capf: %s %s: %s: %s; END_SESSION 7", c->base.peer, name_of(c),
 		  what, c->res.why[0] ? c->res.why : pt_strerror(c->res.r));
 	refuse(c, "internal error");
 }
@@ -590,7 +531,7 @@ static void plan_done(struct capf_conn *c)
 		c->looked_up = true;
 		capf_count(&svc->refused);
 		capf_note(c->w, CAPF_R_REFUSED, PT_LOG_INFO,
-			  "capf: %s %s: refused: %s; END_SESSION 7", c->peer,
+			  "capf: %s %s: refused: %s; END_SESSION 7", c->base.peer,
 			  name_of(c), p->why);
 		refuse(c, p->refusal == PT_CAPF_REFUSED_EXPIRED
 				  ? "operation expired"
@@ -676,14 +617,14 @@ static void check_done(struct capf_conn *c, enum capf_step step)
 		capf_note(c->w, CAPF_R_AUTH, PT_LOG_WARN,
 			  "capf: %s %s: certificate authentication refused: "
 			  "%s; END_SESSION 7",
-			  c->peer, name_of(c), c->res.why);
+			  c->base.peer, name_of(c), c->res.why);
 		submit(c, CAPF_STEP_AUTH_FAILED);
 		return;
 	}
 	if (c->res.r == PT_ERR_AUTH) {
 		c->auth_recorded = true;
 		capf_note(c->w, CAPF_R_AUTH, PT_LOG_WARN,
-			  "capf: %s %s: %s; END_SESSION 7", c->peer,
+			  "capf: %s %s: %s; END_SESSION 7", c->base.peer,
 			  name_of(c), c->res.why);
 		pt_capf_server_auth_result(c->sm, false);
 		conn_drive(c);
@@ -692,7 +633,7 @@ static void check_done(struct capf_conn *c, enum capf_step step)
 	if (c->res.r == PT_ERR_DENIED) {
 		capf_count(&svc->refused);
 		capf_note(c->w, CAPF_R_REFUSED, PT_LOG_INFO,
-			  "capf: %s %s: refused: %s; END_SESSION 7", c->peer,
+			  "capf: %s %s: refused: %s; END_SESSION 7", c->base.peer,
 			  name_of(c), c->res.why);
 		refuse(c, "too many failed authentications");
 		return;
@@ -707,12 +648,12 @@ static void auth_failed_done(struct capf_conn *c)
 		capf_note(c->w, CAPF_R_ERROR, PT_LOG_ERROR,
 			  "capf: %s %s: cannot record the failed "
 			  "authentication: %s",
-			  c->peer, name_of(c), pt_strerror(c->res.r));
+			  c->base.peer, name_of(c), pt_strerror(c->res.r));
 	} else if (c->res.flag) {
 		capf_note(c->w, CAPF_R_AUTH, PT_LOG_WARN,
 			  "capf: %s %s: too many failed authentications: "
 			  "refused without checking for %d minutes",
-			  c->peer, name_of(c),
+			  c->base.peer, name_of(c),
 			  PT_CAPF_AUTH_WINDOW_SECONDS / 60);
 	}
 	c->auth_recorded = true;
@@ -767,7 +708,7 @@ static void step_done(pt_tls_job_t *tj)
 		capf_note(c->w, CAPF_R_TIMEOUT, PT_LOG_INFO,
 			  "capf: %s %s timed out while the server worked on "
 			  "it; closed",
-			  c->peer, name_of(c));
+			  c->base.peer, name_of(c));
 		conn_free(c, false);
 		return;
 	}
@@ -818,7 +759,7 @@ static void step_done(pt_tls_job_t *tj)
 			capf_count(&c->w->svc->errors);
 			capf_note(c->w, CAPF_R_ERROR, PT_LOG_ERROR,
 				  "capf: %s %s: cannot record the failure: %s",
-				  c->peer, name_of(c), pt_strerror(c->res.r));
+				  c->base.peer, name_of(c), pt_strerror(c->res.r));
 		}
 		pt_capf_server_ack(c->sm);
 		conn_drive(c);

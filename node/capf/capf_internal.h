@@ -22,6 +22,7 @@
 #include "lib/throttle.h"
 #include "net/log.h"
 #include "net/loop.h"
+#include "net/tls_conn.h"
 #include "net/tls_server.h"
 
 #define CAPF_PEER_MAX PT_TLS_PEER_MAX
@@ -105,14 +106,11 @@ struct capf_step_result {
 };
 
 struct capf_conn {
+	pt_tls_conn_t base; /* first: the engine's part (socket, SSL, peer,
+			     * deadline, interest) */
 	struct capf_worker *w;
-	struct capf_conn *prev, *next; /* the worker's open connections */
-	int fd;
-	SSL *ssl;
 	enum capf_conn_state state;
-	uint64_t timer;
 	int64_t session_end_ms;  /* monotonic; 0 before the handshake */
-	unsigned mask;           /* interest registered with the loop */
 	bool busy;               /* a pool holds the connection */
 	bool flight_sent;        /* a handshake step came back waiting */
 	bool doomed;             /* a deadline passed while busy */
@@ -137,17 +135,15 @@ struct capf_conn {
 	size_t have, want;
 	uint8_t *out;            /* bytes to write in one SSL_write */
 	size_t out_len;
-	char peer[CAPF_PEER_MAX];
 };
 
-/* A worker of the engine (net/tls_server.h) as CAPF sees it: its loop
- * and the connections open on it. */
+/* A worker of the engine (net/tls_server.h) as CAPF sees it (the engine
+ * keeps the list of connections open on it). */
 struct capf_worker {
 	pt_capf_service_t *svc;
 	pt_tls_worker_t *tw;
 	unsigned index;
 	pt_loop_t *loop;
-	struct capf_conn *conns;
 };
 
 struct pt_capf_service {

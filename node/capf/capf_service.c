@@ -50,42 +50,6 @@ static void on_refused(void *ctx, pt_tls_worker_t *tw, const char *peer)
 	atomic_fetch_add_explicit(&svc->next_session, 1, memory_order_relaxed);
 }
 
-static int make_ctx(const pt_capf_service_opts_t *opts, SSL_CTX **out)
-{
-	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
-	int r = PT_ERR_CRYPTO;
-	if (!ctx)
-		goto out;
-	/* No client certificate (spec §1): the phone proves itself inside
-	 * the protocol.  One session per connection and no resumption: no
-	 * session cache and no tickets to write. */
-	SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
-	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION |
-					 SSL_OP_CIPHER_SERVER_PREFERENCE |
-					 SSL_OP_NO_TICKET);
-	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
-	SSL_CTX_set_num_tickets(ctx, 0);
-	/* Thousands of sessions mostly waiting for phones generating keys:
-	 * buffers are held only while bytes are in them. */
-	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
-	/* X25519 is the cheapest key exchange; the NIST curves stay for
-	 * phones that offer nothing else. */
-	if (SSL_CTX_set1_groups_list(ctx, "X25519:P-256:X448:P-384:P-521") !=
-	    1)
-		goto out;
-	if (SSL_CTX_use_certificate(ctx, opts->cert) != 1 ||
-	    SSL_CTX_use_PrivateKey(ctx, opts->key) != 1 ||
-	    SSL_CTX_check_private_key(ctx) != 1)
-		goto out;
-	*out = ctx;
-	ctx = NULL;
-	r = PT_OK;
-out:
-	SSL_CTX_free(ctx);
-	ERR_clear_error();
-	return r;
-}
-
 static unsigned per_cpu(unsigned asked, unsigned max)
 {
 	if (asked)
@@ -123,7 +87,7 @@ int pt_capf_service_new(const pt_capf_service_opts_t *opts,
 	svc->session_ms = opts->session_ms ? opts->session_ms
 					   : PT_CAPF_DEFAULT_SESSION_MS;
 	atomic_init(&svc->next_session, 1);
-	r = make_ctx(opts, &svc->ctx);
+	r = pt_tls_ctx_new(opts->key, opts->cert, false, &svc->ctx);
 	if (r != PT_OK)
 		goto out;
 	r = PT_ERR_CRYPTO;
@@ -257,9 +221,11 @@ void pt_capf_service_stop(pt_capf_service_t *svc)
 	 * connection is freed. */
 	capf_pool_stop(svc->crypto);
 	capf_pool_stop(svc->storep);
-	for (unsigned i = 0; svc->workers && i < svc->n_workers; i++)
-		while (svc->workers[i].conns)
-			capf_conn_abort(svc->workers[i].conns);
+	for (unsigned i = 0; svc->workers && i < svc->n_workers; i++) {
+		pt_tls_conn_t *c;
+		while ((c = pt_tls_worker_conns(svc->workers[i].tw)))
+			capf_conn_abort((struct capf_conn *)c);
+	}
 	svc->running = false;
 }
 

@@ -52,10 +52,10 @@ void capf_step_handshake(struct capf_conn *c)
 	struct capf_step_result *res = &c->res;
 	ERR_clear_error();
 	errno = 0;
-	res->ssl_ret = SSL_do_handshake(c->ssl);
+	res->ssl_ret = SSL_do_handshake(c->base.ssl);
 	if (res->ssl_ret == 1)
 		return;
-	res->ssl_err = SSL_get_error(c->ssl, res->ssl_ret);
+	res->ssl_err = SSL_get_error(c->base.ssl, res->ssl_ret);
 	if (res->ssl_err != SSL_ERROR_WANT_READ &&
 	    res->ssl_err != SSL_ERROR_WANT_WRITE)
 		capf_ssl_reason(res->ssl_err, errno, res->why, sizeof res->why);
