@@ -103,10 +103,28 @@ static void remove_tree_flat(const char *dir)
 	rmdir(dir);
 }
 
+/* Half-copied archive files of a killed run. */
+static void remove_stale_incoming(const char *datadir)
+{
+	char *dir = NULL;
+	if (asprintf(&dir, "%s/%s", datadir, PT_LEGACY_ARCHIVE_DIR) < 0)
+		return;
+	DIR *d = opendir(dir);
+	if (d) {
+		struct dirent *e;
+		while ((e = readdir(d)))
+			if (strncmp(e->d_name, ".incoming.", 10) == 0)
+				unlinkat(dirfd(d), e->d_name, 0);
+		closedir(d);
+	}
+	free(dir);
+}
+
 /* Spill directories of a killed run (the lock says no run owns them). */
 static void remove_stale_spills(const char *datadir)
 {
 	DIR *d = opendir(datadir);
+	remove_stale_incoming(datadir);
 	if (!d)
 		return;
 	struct dirent *e;

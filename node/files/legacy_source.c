@@ -287,8 +287,10 @@ int pt_legacy_dir_open(const char *path, uint32_t index,
 		r = PT_ESYS(errno);
 		goto out;
 	}
-	qsort(d->files, d->nfiles, sizeof *d->files, file_order);
-	qsort(d->unknown, d->nunknown, sizeof *d->unknown, by_name);
+	if (d->nfiles)
+		qsort(d->files, d->nfiles, sizeof *d->files, file_order);
+	if (d->nunknown)
+		qsort(d->unknown, d->nunknown, sizeof *d->unknown, by_name);
 	if (!pt_legacy_dir_phone(d)) {
 		snprintf(why, why_len, "%s holds no %s (a regular file): it is "
 			 "not a legacy CAPF directory", path,
