@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "lib/errors.h"
+#include "store/upgrade.h"
 
 int pt_record_decode(const uint8_t *val, size_t val_len,
 		     const ProtobufCMessageDescriptor *desc,
@@ -35,7 +36,18 @@ int pt_record_put(pt_txn_t *txn, pt_table_t table, const void *key,
 	if (!buf)
 		return PT_ERR_NOMEM;
 	protobuf_c_message_pack(msg, buf);
-	int r = pt_txn_put(txn, table, key, key_len, buf, len);
+	/* The store keeps the schema's invariants whoever writes: a record
+	 * that breaks them goes through the same step an upgrade uses. */
+	uint8_t *fixed = NULL;
+	size_t fixed_len = 0;
+	int r = PT_OK;
+	if (!pt_upgrade_record_ok(table, msg))
+		r = pt_upgrade_record(table, 1, PT_SCHEMA_VERSION, buf, len,
+				      &fixed, &fixed_len);
+	if (r == PT_OK)
+		r = pt_txn_put(txn, table, key, key_len, fixed ? fixed : buf,
+			       fixed ? fixed_len : len);
+	free(fixed);
 	if (buf != stackbuf)
 		free(buf);
 	return r;

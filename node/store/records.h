@@ -3,7 +3,10 @@
  * Getters decode into a message the caller owns and frees with
  * pt_record_free() (protobuf_c_message_free_unpacked).  Putters encode the
  * caller's message (borrowed) and write it through pt_txn_put, so every
- * record write reaches the changelog.
+ * record write reaches the changelog.  A Device or CapfUserProfile that
+ * breaks the schema's certificate-list invariant (store/cert_history.h:
+ * history oldest first without duplicate DERs, every sha256 filled) is
+ * stored in its normalized form; the caller's message is not changed.
  *
  * A decoded message is freed field by field with free(): any string, bytes
  * or sub-message a caller stores into one must come from malloc/strdup (or

@@ -100,6 +100,43 @@ out:
 	return r;
 }
 
+static bool certs_ok(Pt__Certificate *const *list, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (list[i]->der.len > 0 && list[i]->sha256.len != 32)
+			return false;
+	return true;
+}
+
+static bool cert_ok(const Pt__Certificate *c)
+{
+	return !c || c->der.len == 0 || c->sha256.len == 32;
+}
+
+/* A wrong (rather than missing) sha256 is not looked for here: only the
+ * upgrade step recomputes them, and our writers fill them from the DER. */
+bool pt_upgrade_record_ok(pt_table_t table, const ProtobufCMessage *msg)
+{
+	if (table == PT_TABLE_DEVICES &&
+	    msg->descriptor == &pt__device__descriptor) {
+		const Pt__Device *d = (const Pt__Device *)msg;
+		return pt_cert_history_ok(d->history, d->n_history) &&
+		       cert_ok(d->lsc) && cert_ok(d->mic) &&
+		       cert_ok(d->capf_signed) &&
+		       certs_ok(d->fetched, d->n_fetched) &&
+		       certs_ok(d->stale, d->n_stale);
+	}
+	if (table == PT_TABLE_CAPF_PROFILES &&
+	    msg->descriptor == &pt__capf_user_profile__descriptor) {
+		const Pt__CapfUserProfile *p = (const Pt__CapfUserProfile *)msg;
+		return pt_cert_history_ok(p->history, p->n_history) &&
+		       cert_ok(p->lsc) && cert_ok(p->capf_signed) &&
+		       certs_ok(p->fetched, p->n_fetched) &&
+		       certs_ok(p->stale, p->n_stale);
+	}
+	return true;
+}
+
 /* ---- the whole store -------------------------------------------------- */
 
 /* Rewrites, in place, every record of table the step changes.  The value

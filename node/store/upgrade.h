@@ -14,6 +14,8 @@
 #ifndef PT_STORE_UPGRADE_H
 #define PT_STORE_UPGRADE_H
 
+#include <protobuf-c/protobuf-c.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -27,5 +29,11 @@
 int pt_upgrade_record(pt_table_t table, unsigned from, unsigned to,
 		      const uint8_t *val, size_t len, uint8_t **out,
 		      size_t *out_len);
+
+/* True when msg, a record of table, already meets the current schema's
+ * invariants (records of tables without any: always).  pt_record_put
+ * asks before every write and passes a record that does not through
+ * pt_upgrade_record, so no writer can store one that breaks them. */
+bool pt_upgrade_record_ok(pt_table_t table, const ProtobufCMessage *msg);
 
 #endif

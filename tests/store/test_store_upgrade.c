@@ -838,6 +838,60 @@ START_TEST(new_store_is_current)
 }
 END_TEST
 
+/* Whoever writes a Device, the store keeps the invariant: the history of
+ * the fixture's first device, put back as schema 1 had it, is stored
+ * normalized (the caller's message untouched), and putting it again is
+ * no change. */
+START_TEST(put_keeps_invariant)
+{
+	char *fx = fixture_copy("fx");
+	char *dir = NULL;
+	pt_store_t *store = NULL;
+	pt_txn_t *txn = NULL;
+	uint64_t seq = 0;
+	Pt__Device *old = device_in(fx, "SEP000000000001");
+	ck_assert_int_ge(asprintf(&dir, "%s/new", tmp), 0);
+	ck_assert_int_eq(pt_store_open(dir, PT_STORE_CREATE, MAP, &store),
+			 PT_OK);
+	ck_assert_int_eq(pt_txn_begin(store, true, "test", &txn), PT_OK);
+	ck_assert_int_eq(pt_device_put(txn, old), PT_OK);
+	ck_assert_int_eq(pt_txn_commit(&txn, &seq), PT_OK);
+	ck_assert_uint_eq(seq, 1);
+	ck_assert_uint_eq(old->n_history, 4);
+	ck_assert(!pt_cert_history_ok(old->history, old->n_history));
+	pt_store_destroy(&store);
+	ck_assert_uint_eq(check_invariant(dir).bad, 0);
+	Pt__Device *now = device_in(dir, "SEP000000000001");
+	ck_assert_uint_eq(now->n_history, 3);
+	ck_assert_uint_eq(now->lsc->sha256.len, 32);
+	pt_record_free(&now->base);
+
+	ck_assert_int_eq(pt_store_open(dir, 0, MAP, &store), PT_OK);
+	ck_assert_int_eq(pt_txn_begin(store, true, "test", &txn), PT_OK);
+	ck_assert_int_eq(pt_device_put(txn, old), PT_OK);
+	ck_assert_int_eq(pt_txn_commit(&txn, &seq), PT_OK);
+	ck_assert_uint_eq(seq, 0);
+	pt_store_destroy(&store);
+
+	/* And what the upgrade made of the fixture's record is what a put
+	 * makes of it. */
+	char *up = fixture_copy("up");
+	ck_assert_int_eq(pt_store_open(up, 0, MAP, &store), PT_OK);
+	pt_store_destroy(&store);
+	struct dump a, b;
+	dump_table(up, PT_TABLE_DEVICES, &a);
+	dump_table(dir, PT_TABLE_DEVICES, &b);
+	ck_assert_uint_eq(b.n, 1);
+	ck_assert(same_record(&a, 0, &b, 0));
+	dump_free(&a);
+	dump_free(&b);
+	pt_record_free(&old->base);
+	free(up);
+	free(fx);
+	free(dir);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("store_upgrade");
@@ -856,6 +910,7 @@ static Suite *suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, older_node_skips_unknown_table);
 	tcase_add_test(tc, new_store_is_current);
+	tcase_add_test(tc, put_keeps_invariant);
 	suite_add_tcase(s, tc);
 	return s;
 }
