@@ -230,19 +230,11 @@ static int do_read(struct capf_conn *c)
 	while (c->have < c->want) {
 		uint8_t *dst = c->msg ? c->msg : c->head;
 		size_t room = c->want - c->have;
-		ERR_clear_error();
-		errno = 0;
-		int n = SSL_read(c->base.ssl, dst + c->have, (int)room);
-		if (n <= 0) {
-			int e = SSL_get_error(c->base.ssl, n);
-			if (e == SSL_ERROR_WANT_READ) {
-				set_mask(c, PT_LOOP_READ);
-				return 0;
-			}
-			if (e == SSL_ERROR_WANT_WRITE) {
-				set_mask(c, PT_LOOP_WRITE);
-				return 0;
-			}
+		int e = 0;
+		int n = pt_tls_conn_read(&c->base, dst + c->have, room, &e);
+		if (n == 0)
+			return 0;
+		if (n < 0) {
 			conn_lost(c, e, c->have ? "in the middle of a message"
 						: "before its next message");
 			return -1;
@@ -275,24 +267,16 @@ static int do_read(struct capf_conn *c)
  * is gone. */
 static int do_write(struct capf_conn *c)
 {
-	ERR_clear_error();
-	errno = 0;
-	int n = SSL_write(c->base.ssl, c->out, (int)c->out_len);
+	int e = 0;
+	int n = pt_tls_conn_write(&c->base, c->out, c->out_len, &e);
 	if (n > 0) {
 		free(c->out);
 		c->out = NULL;
 		c->out_len = 0;
 		return 1;
 	}
-	int e = SSL_get_error(c->base.ssl, n);
-	if (e == SSL_ERROR_WANT_READ) {
-		set_mask(c, PT_LOOP_READ);
+	if (n == 0)
 		return 0;
-	}
-	if (e == SSL_ERROR_WANT_WRITE) {
-		set_mask(c, PT_LOOP_WRITE);
-		return 0;
-	}
 	conn_lost(c, e, "while a message was written to it");
 	return -1;
 }

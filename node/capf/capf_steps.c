@@ -21,16 +21,7 @@
 
 void capf_ssl_reason(int ssl_err, int sys_errno, char *buf, size_t len)
 {
-	unsigned long e = ERR_peek_error();
-	if (e)
-		ERR_error_string_n(e, buf, len);
-	else if (ssl_err == SSL_ERROR_SYSCALL && sys_errno)
-		snprintf(buf, len, "%s", strerror(sys_errno));
-	else if (ssl_err == SSL_ERROR_ZERO_RETURN ||
-		 ssl_err == SSL_ERROR_SYSCALL)
-		snprintf(buf, len, "the peer closed the connection");
-	else
-		snprintf(buf, len, "TLS error %d", ssl_err);
+	pt_tls_reason(ssl_err, sys_errno, "the peer", buf, len);
 }
 
 void capf_step_result_clear(struct capf_step_result *res)

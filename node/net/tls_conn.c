@@ -3,6 +3,9 @@
 
 #include <openssl/err.h>
 #include <stdio.h>
+#include <errno.h>
+#include <limits.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "lib/errors.h"
@@ -97,4 +100,54 @@ void pt_tls_conn_close(pt_tls_conn_t *c, bool notify)
 	c->fd = -1;
 	pt_tls_worker_unlink(c->w, c);
 	pt_tls_server_release(pt_tls_worker_server(c->w));
+}
+
+/* n from SSL_read or SSL_write: bytes moved, 0 to wait, or the failure. */
+static int io_result(pt_tls_conn_t *c, int n, int *ssl_err)
+{
+	if (n > 0)
+		return n;
+	int e = SSL_get_error(c->ssl, n);
+	if (e == SSL_ERROR_WANT_READ) {
+		pt_tls_conn_set_mask(c, PT_LOOP_READ);
+		return 0;
+	}
+	if (e == SSL_ERROR_WANT_WRITE) {
+		pt_tls_conn_set_mask(c, PT_LOOP_WRITE);
+		return 0;
+	}
+	*ssl_err = e;
+	return PT_ERR_CRYPTO;
+}
+
+int pt_tls_conn_read(pt_tls_conn_t *c, void *buf, size_t len, int *ssl_err)
+{
+	ERR_clear_error();
+	errno = 0;
+	int n = SSL_read(c->ssl, buf, len > INT_MAX ? INT_MAX : (int)len);
+	return io_result(c, n, ssl_err);
+}
+
+int pt_tls_conn_write(pt_tls_conn_t *c, const void *buf, size_t len,
+		      int *ssl_err)
+{
+	ERR_clear_error();
+	errno = 0;
+	int n = SSL_write(c->ssl, buf, len > INT_MAX ? INT_MAX : (int)len);
+	return io_result(c, n, ssl_err);
+}
+
+void pt_tls_reason(int ssl_err, int sys_errno, const char *closer, char *buf,
+		   size_t len)
+{
+	unsigned long e = ERR_peek_error();
+	if (e)
+		ERR_error_string_n(e, buf, len);
+	else if (ssl_err == SSL_ERROR_SYSCALL && sys_errno)
+		snprintf(buf, len, "%s", strerror(sys_errno));
+	else if (ssl_err == SSL_ERROR_ZERO_RETURN ||
+		 ssl_err == SSL_ERROR_SYSCALL)
+		snprintf(buf, len, "%s closed the connection", closer);
+	else
+		snprintf(buf, len, "TLS error %d", ssl_err);
 }

@@ -10,6 +10,7 @@
 
 #include <openssl/ssl.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "net/tls_server.h"
@@ -48,6 +49,21 @@ void pt_tls_conn_arm(pt_tls_conn_t *c, uint64_t after_ms);
  * closes the socket, unlinks c and gives its slot back to the engine.
  * c's memory stays the caller's. */
 void pt_tls_conn_close(pt_tls_conn_t *c, bool notify);
+
+/* One SSL_read of up to len bytes into buf, or one SSL_write of len
+ * bytes (one TLS record under 16 KiB).  Returns the bytes moved (> 0);
+ * 0 when the loop must wait (the interest is set to what OpenSSL wants);
+ * PT_ERR_CRYPTO when the connection failed or the peer closed it:
+ * *ssl_err is SSL_get_error's value, errno the socket's. */
+int pt_tls_conn_read(pt_tls_conn_t *c, void *buf, size_t len, int *ssl_err);
+int pt_tls_conn_write(pt_tls_conn_t *c, const void *buf, size_t len,
+		      int *ssl_err);
+
+/* Why OpenSSL gave up, for a log line: the first error of the calling
+ * thread's queue, else the socket's (sys_errno), else "<closer> closed
+ * the connection" (closer: "the client", "the peer"). */
+void pt_tls_reason(int ssl_err, int sys_errno, const char *closer, char *buf,
+		   size_t len);
 
 /* The first open connection of w (NULL when none): for freeing them all
  * once the workers stopped. */

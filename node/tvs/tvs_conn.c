@@ -96,21 +96,9 @@ out:
 	pt_tls_server_release(srv->engine);
 }
 
-/* Why OpenSSL gave up, for the log: the first error of its queue, or the
- * socket's. */
 static void ssl_reason(int ssl_err, char *buf, size_t len)
 {
-	unsigned long e = ERR_peek_error();
-	if (e) {
-		ERR_error_string_n(e, buf, len);
-	} else if (ssl_err == SSL_ERROR_SYSCALL && errno) {
-		snprintf(buf, len, "%s", strerror(errno));
-	} else if (ssl_err == SSL_ERROR_ZERO_RETURN ||
-		   ssl_err == SSL_ERROR_SYSCALL) {
-		snprintf(buf, len, "the client closed the connection");
-	} else {
-		snprintf(buf, len, "TLS error %d", ssl_err);
-	}
+	pt_tls_reason(ssl_err, errno, "the client", buf, len);
 }
 
 /* Handshake; false when c is gone or waits for the loop. */
@@ -157,20 +145,11 @@ static int do_read(struct tvs_conn *c)
 	while (c->have < c->want) {
 		uint8_t *dst = c->msg ? c->msg : c->head;
 		size_t room = c->want - c->have;
-		ERR_clear_error();
-		errno = 0;
-		int n = SSL_read(c->base.ssl, dst + c->have,
-				 room > INT32_MAX ? INT32_MAX : (int)room);
-		if (n <= 0) {
-			int e = SSL_get_error(c->base.ssl, n);
-			if (e == SSL_ERROR_WANT_READ) {
-				set_mask(c, PT_LOOP_READ);
-				return 0;
-			}
-			if (e == SSL_ERROR_WANT_WRITE) {
-				set_mask(c, PT_LOOP_WRITE);
-				return 0;
-			}
+		int e = 0;
+		int n = pt_tls_conn_read(&c->base, dst + c->have, room, &e);
+		if (n == 0)
+			return 0;
+		if (n < 0) {
 			char why[320], detail[256];
 			ssl_reason(e, detail, sizeof detail);
 			snprintf(why, sizeof why,
@@ -292,22 +271,14 @@ static bool do_answer(struct tvs_conn *c)
 /* Writes the answer (one record: it is small) and closes. */
 static void do_write(struct tvs_conn *c)
 {
-	ERR_clear_error();
-	errno = 0;
-	int n = SSL_write(c->base.ssl, c->out, (int)c->out_len);
+	int e = 0;
+	int n = pt_tls_conn_write(&c->base, c->out, c->out_len, &e);
 	if (n > 0) {
 		conn_free(c, true);
 		return;
 	}
-	int e = SSL_get_error(c->base.ssl, n);
-	if (e == SSL_ERROR_WANT_READ) {
-		set_mask(c, PT_LOOP_READ);
+	if (n == 0)
 		return;
-	}
-	if (e == SSL_ERROR_WANT_WRITE) {
-		set_mask(c, PT_LOOP_WRITE);
-		return;
-	}
 	char why[256];
 	ssl_reason(e, why, sizeof why);
 	count(&c->w->srv->errors);
