@@ -9,6 +9,7 @@
 #include "lib/errors.h"
 #include "lib/legacy_certs.h"
 #include "lib/validate.h"
+#include "store/cert_history.h"
 #include "store/records.h"
 
 static char *dup_text(const char *s)
@@ -411,6 +412,11 @@ int pt_legacy_device_merge(const Pt__Device *existing,
 		d->created = d->updated = stamp;
 		d->legacy->migrated = stamp;
 		stamp_certs(d, stamp);
+		if ((r = pt_cert_history_normalize(d->history, &d->n_history,
+						   NULL)) != PT_OK) {
+			pt_record_free(&d->base);
+			return r;
+		}
 		*action = reissue ? PT_LEGACY_FLAGGED : PT_LEGACY_IMPORTED;
 		snprintf(reason, PT_LEGACY_REASON_MAX, "%s",
 			 reissue ? "new device; its LSC was issued by no known "
@@ -437,6 +443,11 @@ int pt_legacy_device_merge(const Pt__Device *existing,
 		for (size_t i = 0; r == PT_OK && i < fresh->n_history; i++)
 			r = history_add(d, fresh->history[i], NULL);
 	}
+	/* The order the store keeps (store/cert_history.h), so that the
+	 * comparison sees what a write would store. */
+	stamp_certs(d, stamp);
+	if (r == PT_OK)
+		r = pt_cert_history_normalize(d->history, &d->n_history, NULL);
 	bool same = false;
 	if (r == PT_OK)
 		r = equal_neutral(existing, d, &same);
@@ -454,7 +465,6 @@ int pt_legacy_device_merge(const Pt__Device *existing,
 	d->updated = stamp;
 	if (d->legacy && (newer || ours))
 		d->legacy->migrated = stamp;
-	stamp_certs(d, stamp);
 	time_text(lu(fresh), a, sizeof a);
 	time_text(theirs, b, sizeof b);
 	if (!newer)

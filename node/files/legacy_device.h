@@ -28,7 +28,8 @@
  * - An LSC that this cluster's CAPF (or its offline CA) recorded is what
  *   the phone holds now: it is never replaced by a legacy LSC, which goes
  *   to the history instead.  Nothing is dropped: every LSC ever seen for
- *   a device is its LSC or in its history (once, oldest first).
+ *   a device is its LSC or in its history, once, in the store's order
+ *   (store/cert_history.h: oldest not_before first).
  */
 #ifndef PT_FILES_LEGACY_DEVICE_H
 #define PT_FILES_LEGACY_DEVICE_H
