@@ -44,7 +44,7 @@ static void submit(struct capf_conn *c, enum capf_step step)
 			       ? capf_step_record_batch
 			       : NULL;
 	c->job.tj.w = c->w->tw;
-	capf_pool_submit(capf_step_is_crypto(step) ? svc->crypto : svc->storep,
+	pt_tls_pool_submit(capf_step_is_crypto(step) ? svc->crypto : svc->storep,
 			 &c->job);
 }
 

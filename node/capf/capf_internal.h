@@ -1,8 +1,8 @@
-/* Internals shared by the CAPF service's files (capf_service.c: workers,
- * listeners, lifecycle; capf_pool.c: the job pools; capf_conn.c: one
- * connection's bytes and deadlines; capf_steps.c: what each request of
- * the session machine costs the store or the CAPF key).  Nothing outside
- * node/capf includes this. */
+/* Internals shared by the CAPF service's files (capf_service.c: the
+ * service on the TLS engine, its job pools (net/tls_pool.h), lifecycle;
+ * capf_conn.c: one connection's bytes and deadlines; capf_steps.c: what
+ * each request of the session machine costs the store or the CAPF key).
+ * Nothing outside node/capf includes this. */
 #ifndef PT_CAPF_CAPF_INTERNAL_H
 #define PT_CAPF_CAPF_INTERNAL_H
 
@@ -23,50 +23,13 @@
 #include "net/log.h"
 #include "net/loop.h"
 #include "net/tls_conn.h"
+#include "net/tls_pool.h"
 #include "net/tls_server.h"
 
 #define CAPF_PEER_MAX PT_TLS_PEER_MAX
 #define CAPF_WHY_MAX 320
 
-/* ---- pools (capf_pool.c) ---- */
-
 struct capf_worker;
-struct capf_job;
-
-/* run: on a pool thread; then tj.done on the loop of worker tj.w. */
-typedef void (*capf_job_fn)(struct capf_job *job);
-/* Runs n jobs at once in place of their run (group commit). */
-typedef void (*capf_batch_fn)(struct capf_job **jobs, size_t n);
-
-struct capf_job {
-	/* Handed back to the worker's loop through the engine: tj.done
-	 * runs there, tj.w is the worker. */
-	pt_tls_job_t tj;
-	struct capf_job *next; /* the pool's queue */
-	capf_job_fn run;
-	/* Non-NULL: a pool thread that takes this job also takes every job
-	 * queued with the same batch (up to CAPF_BATCH_MAX, the others
-	 * keeping their order) and runs them together. */
-	capf_batch_fn batch;
-};
-
-#define CAPF_BATCH_MAX 256
-
-typedef struct capf_pool capf_pool_t;
-
-/* A pool of n threads named for logs ("crypto", "store"). */
-int capf_pool_new(unsigned n, const char *name, pt_log_t *log,
-		  capf_pool_t **out);
-/* Starts the threads (they inherit the caller's signal mask). */
-int capf_pool_start(capf_pool_t *p);
-/* Queues job (never fails: the job is memory the caller owns); once run,
- * it is handed back with pt_tls_worker_post(&job->tj). */
-void capf_pool_submit(capf_pool_t *p, struct capf_job *job);
-/* Stops and joins the threads: a running job finishes (and is posted),
- * queued ones never run.  Idempotent. */
-void capf_pool_stop(capf_pool_t *p);
-void capf_pool_destroy(capf_pool_t **p);
-unsigned capf_pool_threads(const capf_pool_t *p);
 
 /* ---- workers and connections ---- */
 
@@ -114,7 +77,7 @@ struct capf_conn {
 	bool busy;               /* a pool holds the connection */
 	bool flight_sent;        /* a handshake step came back waiting */
 	bool doomed;             /* a deadline passed while busy */
-	struct capf_job job;
+	pt_tls_work_t job;
 	struct capf_step_result res;
 	int step;                /* enum capf_step of the job */
 	char fail_why[CAPF_WHY_MAX]; /* reason a failure step records */
@@ -159,8 +122,8 @@ struct pt_capf_service {
 	SSL_CTX *ctx;
 	pt_tls_server_t *engine;
 	struct capf_worker *workers;
-	capf_pool_t *crypto;
-	capf_pool_t *storep;
+	pt_tls_pool_t *crypto;
+	pt_tls_pool_t *storep;
 	bool running;
 
 	_Atomic uint32_t next_session; /* §2: one counter, from 1 */
@@ -212,13 +175,13 @@ bool capf_step_is_crypto(enum capf_step step);
 /* The pool side of a job embedded in a connection: runs c->step with
  * what the connection holds (the machine's request data, c->plan,
  * c->fail_why) and leaves the result in c->res. */
-void capf_step_run(struct capf_job *job);
+void capf_step_run(pt_tls_work_t *job);
 
 /* The store pool's side of CAPF_STEP_RECORD_ISSUED for LSCs this server
  * signed (the record made on the crypto pool): every connection's
  * certificate recorded by one pt_capf_store_record_issued_many, each
  * result in its c->res. */
-void capf_step_record_batch(struct capf_job **jobs, size_t n);
+void capf_step_record_batch(pt_tls_work_t **jobs, size_t n);
 
 /* One SSL_do_handshake on c with its result in c->res (the handshake
  * step; also run on the loop once a TLS 1.3 server flight is out, when

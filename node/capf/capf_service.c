@@ -97,12 +97,12 @@ int pt_capf_service_new(const pt_capf_service_opts_t *opts,
 	if (X509_up_ref(opts->cert) != 1)
 		goto out;
 	svc->cert = opts->cert;
-	r = capf_pool_new(per_cpu(opts->crypto_threads, PT_CAPF_POOL_MAX),
-			  "crypto", svc->log, &svc->crypto);
+	r = pt_tls_pool_new(per_cpu(opts->crypto_threads, PT_CAPF_POOL_MAX),
+			  "capf crypto", svc->log, &svc->crypto);
 	if (r == PT_OK)
-		r = capf_pool_new(opts->store_threads ? opts->store_threads
+		r = pt_tls_pool_new(opts->store_threads ? opts->store_threads
 						      : DEFAULT_STORE_THREADS,
-				  "store", svc->log, &svc->storep);
+				  "capf store", svc->log, &svc->storep);
 	if (r != PT_OK)
 		goto out;
 	pt_tls_server_opts_t eo = {
@@ -152,9 +152,9 @@ int pt_capf_service_start(pt_capf_service_t *svc)
 	sigset_t all, old;
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	int r = capf_pool_start(svc->crypto);
+	int r = pt_tls_pool_start(svc->crypto);
 	if (r == PT_OK)
-		r = capf_pool_start(svc->storep);
+		r = pt_tls_pool_start(svc->storep);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (r == PT_OK)
 		r = pt_tls_server_start(svc->engine);
@@ -219,8 +219,8 @@ void pt_capf_service_stop(pt_capf_service_t *svc)
 	pt_tls_server_stop(svc->engine);
 	/* The pools may still hold connections: they stop before any
 	 * connection is freed. */
-	capf_pool_stop(svc->crypto);
-	capf_pool_stop(svc->storep);
+	pt_tls_pool_stop(svc->crypto);
+	pt_tls_pool_stop(svc->storep);
 	for (unsigned i = 0; svc->workers && i < svc->n_workers; i++) {
 		pt_tls_conn_t *c;
 		while ((c = pt_tls_worker_conns(svc->workers[i].tw)))
@@ -237,8 +237,8 @@ void pt_capf_service_destroy(pt_capf_service_t **svcp)
 	pt_capf_service_stop(svc);
 	pt_tls_server_destroy(&svc->engine);
 	free(svc->workers);
-	capf_pool_destroy(&svc->crypto);
-	capf_pool_destroy(&svc->storep);
+	pt_tls_pool_destroy(&svc->crypto);
+	pt_tls_pool_destroy(&svc->storep);
 	SSL_CTX_free(svc->ctx);
 	EVP_PKEY_free(svc->key);
 	X509_free(svc->cert);

@@ -125,20 +125,20 @@ static void record_issued(struct capf_conn *c, const char *name, int64_t now)
 					     now, res->why, sizeof res->why);
 }
 
-static struct capf_conn *conn_of(struct capf_job *job)
+static struct capf_conn *conn_of(pt_tls_work_t *job)
 {
 	return (struct capf_conn *)((char *)job -
 				    offsetof(struct capf_conn, job));
 }
 
-void capf_step_record_batch(struct capf_job **jobs, size_t n)
+void capf_step_record_batch(pt_tls_work_t **jobs, size_t n)
 {
-	pt_capf_issued_t items[CAPF_BATCH_MAX];
+	pt_capf_issued_t items[PT_TLS_BATCH_MAX];
 	int64_t now = (int64_t)time(NULL);
 	pt_store_t *store = NULL;
 	size_t k = 0;
 
-	for (size_t i = 0; i < n && i < CAPF_BATCH_MAX; i++) {
+	for (size_t i = 0; i < n && i < PT_TLS_BATCH_MAX; i++) {
 		struct capf_conn *c = conn_of(jobs[i]);
 		store = c->w->svc->store;
 		items[k++] = (pt_capf_issued_t){
@@ -157,7 +157,7 @@ void capf_step_record_batch(struct capf_job **jobs, size_t n)
 	}
 }
 
-void capf_step_run(struct capf_job *job)
+void capf_step_run(pt_tls_work_t *job)
 {
 	struct capf_conn *c = conn_of(job);
 	pt_capf_service_t *svc = c->w->svc;

@@ -1,16 +1,17 @@
-/* Job pools: a FIFO queue and a few threads.  Jobs are memory of their
- * submitters (embedded in a connection), so submitting never allocates
- * and never fails. */
+/* Job pools of the TLS services (net/tls_pool.h). */
+#include "net/tls_pool.h"
+
 #include <errno.h>
 #include <openssl/err.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "capf/capf_internal.h"
+#include <pthread.h>
+#include <stdbool.h>
 #include "lib/errors.h"
 
-struct capf_pool {
+struct pt_tls_pool {
 	char name[16];
 	pt_log_t *log;
 	unsigned n;
@@ -18,17 +19,17 @@ struct capf_pool {
 	unsigned started;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
-	struct capf_job *head, *tail;
+	pt_tls_work_t *head, *tail;
 	bool stop;
 };
 
-int capf_pool_new(unsigned n, const char *name, pt_log_t *log,
-		  capf_pool_t **out)
+int pt_tls_pool_new(unsigned n, const char *name, pt_log_t *log,
+		  pt_tls_pool_t **out)
 {
 	*out = NULL;
-	if (n == 0 || n > PT_CAPF_POOL_MAX)
+	if (n == 0 || n > PT_TLS_POOL_MAX)
 		return PT_ERR_INVALID;
-	capf_pool_t *p = calloc(1, sizeof *p);
+	pt_tls_pool_t *p = calloc(1, sizeof *p);
 	if (!p)
 		return PT_ERR_NOMEM;
 	p->threads = calloc(n, sizeof *p->threads);
@@ -46,10 +47,10 @@ int capf_pool_new(unsigned n, const char *name, pt_log_t *log,
 }
 
 /* Unlinks the head job and, when it batches, every other queued job of
- * the same batch (at most CAPF_BATCH_MAX in all).  Under p->mu. */
-static size_t take(capf_pool_t *p, struct capf_job **batch)
+ * the same batch (at most PT_TLS_BATCH_MAX in all).  Under p->mu. */
+static size_t take(pt_tls_pool_t *p, pt_tls_work_t **batch)
 {
-	struct capf_job *job = p->head, *kept = NULL;
+	pt_tls_work_t *job = p->head, *kept = NULL;
 	size_t n = 0;
 	p->head = job->next;
 	if (!p->head)
@@ -58,9 +59,9 @@ static size_t take(capf_pool_t *p, struct capf_job **batch)
 	batch[n++] = job;
 	if (!job->batch)
 		return n;
-	struct capf_job **link = &p->head;
-	while (*link && n < CAPF_BATCH_MAX) {
-		struct capf_job *j = *link;
+	pt_tls_work_t **link = &p->head;
+	while (*link && n < PT_TLS_BATCH_MAX) {
+		pt_tls_work_t *j = *link;
 		if (j->batch != job->batch) {
 			kept = j;
 			link = &j->next;
@@ -78,8 +79,8 @@ static size_t take(capf_pool_t *p, struct capf_job **batch)
 
 static void *pool_main(void *arg)
 {
-	capf_pool_t *p = arg;
-	struct capf_job *batch[CAPF_BATCH_MAX];
+	pt_tls_pool_t *p = arg;
+	pt_tls_work_t *batch[PT_TLS_BATCH_MAX];
 	pthread_mutex_lock(&p->mu);
 	for (;;) {
 		while (!p->stop && !p->head)
@@ -103,13 +104,13 @@ static void *pool_main(void *arg)
 	return NULL;
 }
 
-int capf_pool_start(capf_pool_t *p)
+int pt_tls_pool_start(pt_tls_pool_t *p)
 {
 	while (p->started < p->n) {
 		int e = pthread_create(&p->threads[p->started], NULL, pool_main,
 				       p);
 		if (e != 0) {
-			pt_log_error(p->log, "capf: cannot start a %s thread: "
+			pt_log_error(p->log, "cannot start a %s thread: "
 					     "%s",
 				     p->name, strerror(e));
 			return PT_ESYS(e);
@@ -119,7 +120,7 @@ int capf_pool_start(capf_pool_t *p)
 	return PT_OK;
 }
 
-void capf_pool_submit(capf_pool_t *p, struct capf_job *job)
+void pt_tls_pool_submit(pt_tls_pool_t *p, pt_tls_work_t *job)
 {
 	job->next = NULL;
 	pthread_mutex_lock(&p->mu);
@@ -132,7 +133,7 @@ void capf_pool_submit(capf_pool_t *p, struct capf_job *job)
 	pthread_mutex_unlock(&p->mu);
 }
 
-void capf_pool_stop(capf_pool_t *p)
+void pt_tls_pool_stop(pt_tls_pool_t *p)
 {
 	if (!p)
 		return;
@@ -149,12 +150,12 @@ void capf_pool_stop(capf_pool_t *p)
 	pthread_mutex_unlock(&p->mu);
 }
 
-void capf_pool_destroy(capf_pool_t **pp)
+void pt_tls_pool_destroy(pt_tls_pool_t **pp)
 {
 	if (!pp || !*pp)
 		return;
-	capf_pool_t *p = *pp;
-	capf_pool_stop(p);
+	pt_tls_pool_t *p = *pp;
+	pt_tls_pool_stop(p);
 	pthread_mutex_destroy(&p->mu);
 	pthread_cond_destroy(&p->cv);
 	free(p->threads);
@@ -162,7 +163,7 @@ void capf_pool_destroy(capf_pool_t **pp)
 	*pp = NULL;
 }
 
-unsigned capf_pool_threads(const capf_pool_t *p)
+unsigned pt_tls_pool_threads(const pt_tls_pool_t *p)
 {
 	return p->n;
 }
