@@ -5,6 +5,7 @@
  * administrator added keeps its record; an LSC this cluster's CAPF
  * recorded is never replaced by a legacy one. */
 #include "files/capf_store.h"
+#include "lib/params.h"
 #include "migrate_util.h"
 #include "pt_testcert.h"
 
@@ -299,6 +300,89 @@ START_TEST(capf_issued_lsc_is_never_replaced)
 }
 END_TEST
 
+
+/* The setting of key (in PREFIX.json's "settings"), or NULL. */
+static json_t *setting(json_t *rep, const char *key)
+{
+	size_t i;
+	json_t *s;
+	json_array_foreach(json_object_get(rep, "settings"), i, s)
+	{
+		const char *k = json_string_value(json_object_get(s, "key"));
+		if (k && !strcmp(k, key))
+			return s;
+	}
+	return NULL;
+}
+
+START_TEST(settings_map_to_parameters_and_the_publisher_wins)
+{
+	char *cmd = mg_fmt(
+		"cd '%s' && sed -i -e 's/^PhonePort=.*/PhonePort=3805\r/' "
+		"-e 's/^OperationExpiresDays=.*/OperationExpiresDays=20\r/' "
+		"-e 's/^CertificateIssuer=.*/CertificateIssuer=Keon\r/' "
+		"publisher/CAPF.cfg && printf 'CAAddress=ca.example\r\n' >> "
+		"publisher/CAPF.cfg && sed -i 's/^PhonePort=.*/PhonePort=3806\r/' "
+		"subscriber1/CAPF.cfg",
+		fixture);
+	sh(cmd);
+	free(cmd);
+	char *report = mg_fmt("%s/rep", tmp);
+	pt_run_t r;
+	mg_migrate(&r, node, fixture, 1, "--report", report, NULL);
+	ck_assert_msg(r.status == 0, "%s", r.err);
+	pt_run_clear(&r);
+
+	pt_store_t *store = NULL;
+	pt_txn_t *txn = NULL;
+	Pt__Cluster *cl = NULL;
+	ck_assert_int_eq(pt_store_open(node, PT_STORE_READONLY, 0, &store),
+			 PT_OK);
+	ck_assert_int_eq(pt_txn_begin(store, false, NULL, &txn), PT_OK);
+	ck_assert_int_eq(pt_cluster_get(txn, &cl), PT_OK);
+	ck_assert_int_eq(pt_param_int(cl, PT_PARAM_CAPF_PHONE_PORT), 3805);
+	ck_assert_int_eq(pt_param_int(cl, PT_PARAM_CAPF_OP_EXPIRES_DAYS), 20);
+	ck_assert_str_eq(pt_param_value(cl, PT_PARAM_CAPF_ISSUER), "online-ca");
+	pt_record_free(&cl->base);
+	pt_txn_abort(&txn);
+	pt_store_destroy(&store);
+
+	json_t *rep = mg_report(report);
+	ck_assert_str_eq(json_string_value(json_object_get(
+				 setting(rep, "PhonePort"), "status")),
+			 "set");
+	ck_assert_str_eq(json_string_value(json_object_get(
+				 setting(rep, "CAAddress"), "status")),
+			 "not mapped");
+	ck_assert_str_eq(json_string_value(json_object_get(
+				 setting(rep, "MaxKeyGenMinutes"), "status")),
+			 "not mapped");
+	json_t *diff = json_object_get(rep, "setting_differences");
+	int port_diff = 0;
+	size_t i;
+	json_t *d;
+	json_array_foreach(diff, i, d)
+	{
+		if (strcmp(json_string_value(json_object_get(d, "key")),
+			   "PhonePort"))
+			continue;
+		port_diff = 1;
+		ck_assert(strstr(json_string_value(json_object_get(d, "kept")),
+				 "publisher"));
+	}
+	ck_assert(port_diff);
+	json_decref(rep);
+
+	pt_fixture_state_t before;
+	pt_fixture_state(node, &before);
+	mg_migrate(&r, node, fixture, 1, NULL);
+	ck_assert_msg(r.status == 0, "%s", r.err);
+	pt_run_clear(&r);
+	pt_fixture_assert_unchanged(node, &before);
+	free(report);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("migrate_refuse");
@@ -309,6 +393,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, report_lists_unknown_files_and_masks_auth_strings);
 	tcase_add_test(tc, administrator_device_keeps_its_record);
 	tcase_add_test(tc, capf_issued_lsc_is_never_replaced);
+	tcase_add_test(tc, settings_map_to_parameters_and_the_publisher_wins);
 	suite_add_tcase(s, tc);
 	return s;
 }
