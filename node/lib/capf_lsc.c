@@ -15,6 +15,7 @@
 
 #include "lib/capf_msg.h"
 #include "lib/certs.h"
+#include "lib/der.h"
 #include "lib/errors.h"
 #include "lib/rbuf.h"
 
@@ -83,55 +84,21 @@ int pt_capf_lsc_key_info(const EVP_PKEY *key, int *is_ec, unsigned *bits)
  * RSAPublicKey) are read here and imported from their parameters;
  * anything else goes to the decoder as before. */
 
-/* One DER element of tag into *content: definite lengths up to 64 KiB in
- * their minimal form, as DER has them. */
-static int der_get(pt_rbuf_t *rb, uint8_t tag, pt_rbuf_t *content)
+/* The fast path only claims what it reads: a refusal by the DER reader
+ * sends the input to the decoder, which decides. */
+static int der_seq(pt_rbuf_t *rb, pt_rbuf_t *content)
 {
-	uint8_t t, b;
-	size_t n;
-	if (pt_rbuf_get_u8(rb, &t) != PT_OK || t != tag ||
-	    pt_rbuf_get_u8(rb, &b) != PT_OK)
+	pt_der_t d;
+	if (pt_der_expect(rb, PT_DER_SEQUENCE, &d) != PT_OK)
 		return PT_ERR_UNSUPPORTED;
-	if (b < 0x80) {
-		n = b;
-	} else if (b == 0x81) {
-		uint8_t v;
-		if (pt_rbuf_get_u8(rb, &v) != PT_OK || v < 0x80)
-			return PT_ERR_UNSUPPORTED;
-		n = v;
-	} else if (b == 0x82) {
-		uint16_t v;
-		if (pt_rbuf_get_u16(rb, &v) != PT_OK || v < 0x100)
-			return PT_ERR_UNSUPPORTED;
-		n = v;
-	} else {
-		return PT_ERR_UNSUPPORTED;
-	}
-	return pt_rbuf_get_child(rb, n, content) == PT_OK ? PT_OK
-							 : PT_ERR_UNSUPPORTED;
+	*content = d.body;
+	return PT_OK;
 }
 
-/* A positive INTEGER in its minimal form, as a BIGNUM. */
 static int der_uint(pt_rbuf_t *rb, BIGNUM **out)
 {
-	pt_rbuf_t c;
-	const uint8_t *v;
-	size_t n;
-	*out = NULL;
-	if (der_get(rb, 0x02, &c) != PT_OK || (n = pt_rbuf_remaining(&c)) == 0 ||
-	    pt_rbuf_get_view(&c, n, &v) != PT_OK || (v[0] & 0x80) ||
-	    (n > 1 && v[0] == 0 && !(v[1] & 0x80)))
-		return PT_ERR_UNSUPPORTED;
-	*out = BN_bin2bn(v, (int)n, NULL);
-	return *out ? PT_OK : PT_ERR_NOMEM;
-}
-
-static bool der_is(pt_rbuf_t *rb, const uint8_t *want, size_t n)
-{
-	const uint8_t *v;
-	return pt_rbuf_remaining(rb) >= n && memcmp(rb->data + rb->pos, want,
-						    n) == 0 &&
-	       pt_rbuf_get_view(rb, n, &v) == PT_OK;
+	int r = pt_der_get_bn(rb, out);
+	return r == PT_ERR_MALFORMED ? PT_ERR_UNSUPPORTED : r;
 }
 
 static int import(const char *type, OSSL_PARAM *params, EVP_PKEY **out)
@@ -152,7 +119,7 @@ static int rsa_import(pt_rbuf_t *rb, EVP_PKEY **out)
 	BIGNUM *n = NULL, *e = NULL;
 	OSSL_PARAM_BLD *bld = NULL;
 	OSSL_PARAM *params = NULL;
-	int r = der_get(rb, 0x30, &seq);
+	int r = der_seq(rb, &seq);
 	if (r == PT_OK && (r = pt_rbuf_expect_end(rb)) != PT_OK)
 		r = PT_ERR_UNSUPPORTED;
 	if (r == PT_OK && (r = der_uint(&seq, &n)) == PT_OK &&
@@ -196,7 +163,7 @@ static int ec_import(pt_rbuf_t *alg, const uint8_t *point, size_t n,
 {
 	const char *curve = NULL;
 	for (size_t i = 0; !curve && i < sizeof CURVES / sizeof CURVES[0]; i++)
-		if (der_is(alg, CURVES[i].oid, CURVES[i].len))
+		if (pt_der_get_exact(alg, CURVES[i].oid, CURVES[i].len))
 			curve = CURVES[i].name;
 	/* The point keeps the form the phone chose (the LSC holds exactly
 	 * its key); hybrid forms go to the decoder. */
@@ -219,33 +186,30 @@ static int ec_import(pt_rbuf_t *alg, const uint8_t *point, size_t n,
 /* PT_ERR_UNSUPPORTED: not a form read here (the decoder decides). */
 static int fast_decode(const uint8_t *der, size_t len, EVP_PKEY **out)
 {
-	pt_rbuf_t rb, spki, alg, bits;
+	pt_rbuf_t rb, spki, alg;
 	const uint8_t *v;
-	uint8_t unused;
+	size_t n;
 
 	pt_rbuf_init(&rb, der, len);
-	if (der_get(&rb, 0x30, &spki) != PT_OK ||
-	    pt_rbuf_expect_end(&rb) != PT_OK)
+	if (der_seq(&rb, &spki) != PT_OK || pt_rbuf_expect_end(&rb) != PT_OK)
 		return PT_ERR_UNSUPPORTED;
 	/* A bare RSAPublicKey starts with the modulus. */
-	if (pt_rbuf_remaining(&spki) > 0 && spki.data[spki.pos] == 0x02) {
+	if (pt_der_peek_is(&spki, PT_DER_INTEGER)) {
 		pt_rbuf_init(&rb, der, len);
 		return rsa_import(&rb, out);
 	}
-	if (der_get(&spki, 0x30, &alg) != PT_OK ||
-	    der_get(&spki, 0x03, &bits) != PT_OK ||
-	    pt_rbuf_expect_end(&spki) != PT_OK ||
-	    pt_rbuf_get_u8(&bits, &unused) != PT_OK || unused != 0)
+	if (der_seq(&spki, &alg) != PT_OK ||
+	    pt_der_get_bits(&spki, &v, &n) != PT_OK ||
+	    pt_rbuf_expect_end(&spki) != PT_OK)
 		return PT_ERR_UNSUPPORTED;
-	if (der_is(&alg, OID_RSA, sizeof OID_RSA)) {
+	if (pt_der_get_exact(&alg, OID_RSA, sizeof OID_RSA)) {
 		if (pt_rbuf_expect_end(&alg) != PT_OK)
 			return PT_ERR_UNSUPPORTED;
-		return rsa_import(&bits, out);
+		pt_rbuf_t key;
+		pt_rbuf_init(&key, v, n);
+		return rsa_import(&key, out);
 	}
-	if (!der_is(&alg, OID_EC, sizeof OID_EC))
-		return PT_ERR_UNSUPPORTED;
-	size_t n = pt_rbuf_remaining(&bits);
-	if (pt_rbuf_get_view(&bits, n, &v) != PT_OK)
+	if (!pt_der_get_exact(&alg, OID_EC, sizeof OID_EC))
 		return PT_ERR_UNSUPPORTED;
 	return ec_import(&alg, v, n, out);
 }
