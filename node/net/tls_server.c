@@ -64,6 +64,9 @@ struct pt_tls_server {
 
 static void note_with(pt_tls_worker_t *w, pt_throttle_t *t,
 		      pt_log_level_t level, const char *fmt, va_list ap)
+	__attribute__((format(printf, 4, 0)));
+static void note_with(pt_tls_worker_t *w, pt_throttle_t *t,
+		      pt_log_level_t level, const char *fmt, va_list ap)
 {
 	unsigned n = 0;
 	pt_log_t *log = w->s->log;
