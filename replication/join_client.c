@@ -80,9 +80,12 @@ static int exchange(void *sock, const pt_join_request_t *req,
 		return fail(out, r, "the publisher at %s sent something "
 				    "unreadable",
 			    req->endpoint);
-	if (env->body_case == PT__ENVELOPE__BODY_JOIN_RESULT) {
+	if (env->body_case == PT__ENVELOPE__BODY_JOIN_RESULT ||
+	    env->body_case == PT__ENVELOPE__BODY_ERROR) {
 		snprintf(out->why, sizeof out->why, "refused by the publisher: %s",
-			 env->join_result->reason);
+			 env->body_case == PT__ENVELOPE__BODY_ERROR
+				 ? env->error->reason
+				 : env->join_result->reason);
 		pt__envelope__free_unpacked(env, NULL);
 		return PT_ERR_DENIED;
 	}

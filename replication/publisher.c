@@ -435,7 +435,21 @@ static bool newer_subscriber(pt_repl_pub_t *pub, const zmq_msg_t *id,
 			    n, pt_repl_body_name(env->body_case),
 			    member ? member : "a node", peer, theirs,
 			    pub->opts.schema);
-	reply_error(pub, id, 7, reason);
+	if (env->body_case == PT__ENVELOPE__BODY_JOIN_HELLO) {
+		/* The joining node's client reads a refusal as a join
+		 * result. */
+		Pt__JoinResult res = PT__JOIN_RESULT__INIT;
+		res.accepted = false;
+		res.reason = reason;
+		Pt__Envelope out = PT__ENVELOPE__INIT;
+		out.version = PT_REPL_VERSION;
+		out.body_case = PT__ENVELOPE__BODY_JOIN_RESULT;
+		out.join_result = &res;
+		pt_repl_send_to(pub->sync, zmq_msg_data((zmq_msg_t *)id),
+				zmq_msg_size((zmq_msg_t *)id), &out);
+	} else {
+		reply_error(pub, id, 7, reason);
+	}
 	return true;
 }
 

@@ -12,12 +12,15 @@
 #include <unistd.h>
 
 #include "lib/clock.h"
+#include "join_client.h"
 #include "lib/errors.h"
+#include "lib/seal.h"
 #include "net/log.h"
 #include "publisher.h"
 #include "pt_test.h"
 #include "repl_status.h"
 #include "store/apply.h"
+#include "store/curve_keys.h"
 #include "store/records.h"
 #include "subscriber.h"
 
@@ -339,6 +342,69 @@ START_TEST(newer_subscriber_refused)
 }
 END_TEST
 
+/* A node of a newer schema asking a publisher of an older one to join is
+ * refused with the reason, and nothing is recorded. */
+START_TEST(newer_node_cannot_join)
+{
+	uint8_t salt[32];
+	pt_data_key_t key;
+	pt_curve_pair_t server, node;
+	memset(salt, 0x5a, sizeof salt);
+	ck_assert_int_eq(pt_seal_derive_key("join password", salt, sizeof salt,
+					    PT_KDF_N, PT_KDF_R, PT_KDF_P, &key),
+			 PT_OK);
+	Pt__Cluster cl = PT__CLUSTER__INIT;
+	cl.name = "c";
+	cl.kdf_salt.data = salt;
+	cl.kdf_salt.len = sizeof salt;
+	cl.kdf_n = PT_KDF_N;
+	cl.kdf_r = PT_KDF_R;
+	cl.kdf_p = PT_KDF_P;
+	pt_txn_t *txn = NULL;
+	ck_assert_int_eq(pt_txn_begin(pub_store, true, "init", &txn), PT_OK);
+	ck_assert_int_eq(pt_cluster_put(txn, &cl), PT_OK);
+	ck_assert_int_eq(pt_txn_commit(&txn, NULL), PT_OK);
+	ck_assert_int_eq(pt_curve_pair_from_password("join password", &server),
+			 PT_OK);
+	ck_assert_int_eq(pt_curve_pair_generate(&node), PT_OK);
+	pt_repl_pub_opts_t o = {
+		.store = pub_store,
+		.log = pub_log,
+		.stream_endpoint = "tcp://127.0.0.1:*",
+		.sync_endpoint = "tcp://127.0.0.1:*",
+		.heartbeat_ms = 100,
+		.curve_secret = server.secret_key,
+		.data_key = &key,
+		.schema = 1,
+	};
+	pt_repl_pub_t *pub = NULL;
+	ck_assert_int_eq(pt_repl_pub_new(&o, &pub), PT_OK);
+	static const uint8_t der[] = {0x30, 0x03, 0x02, 0x01, 0x01};
+	pt_join_request_t req = {
+		.endpoint = pt_repl_pub_sync_endpoint(pub),
+		.password = "join password",
+		.node = "sub1",
+		.address = "127.0.0.1",
+		.tftp_port = 6970,
+		.tvs_port = 2446,
+		.tftp_der = der,
+		.tftp_len = sizeof der,
+		.tvs_der = der,
+		.tvs_len = sizeof der,
+		.node_keys = &node,
+		.timeout_ms = 5000,
+	};
+	pt_join_outcome_t out;
+	ck_assert_int_eq(pt_join_run(&req, &out), PT_ERR_DENIED);
+	ck_assert_msg(strstr(out.why, "store schema 2, newer than the "
+				      "publisher's 1: upgrade the publisher "
+				      "first"),
+		      "%s", out.why);
+	ck_assert_uint_eq(count(pub_store, PT_TABLE_NODES), 0);
+	pt_repl_pub_destroy(&pub);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("store_upgrade_repl");
@@ -348,6 +414,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, older_subscriber_skips_unknown_table);
 	tcase_add_test(tc, older_subscriber_skips_in_snapshot);
 	tcase_add_test(tc, newer_subscriber_refused);
+	tcase_add_test(tc, newer_node_cannot_join);
 	suite_add_tcase(s, tc);
 	return s;
 }
