@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -17,6 +18,7 @@
 #include "lib/device_rules.h"
 #include "lib/errors.h"
 #include "pt_test.h"
+#include "pt_testd.h"
 #include "store/apply.h"
 #include "store/cert_history.h"
 #include "store/datakey.h"
@@ -838,6 +840,55 @@ START_TEST(new_store_is_current)
 }
 END_TEST
 
+/* phonetrustd: --check reads an old store without upgrading it; a start
+ * upgrades it and names the backup in its log. */
+START_TEST(daemon_upgrades_with_backup)
+{
+	char *dir = fixture_copy("node");
+	char *conf = NULL, *text = NULL;
+	ck_assert_int_ge(asprintf(&conf, "%s/phonetrust.ini", tmp), 0);
+	ck_assert_int_ge(
+		asprintf(&text,
+			 "[node]\nname = pub1\nrole = publisher\n"
+			 "data_dir = %s\n"
+			 "[ports]\nreplication_stream = %u\n"
+			 "replication_sync = %u\n"
+			 "[services]\ntftp = no\ntvs = no\ncapf = no\n",
+			 dir, pt_testd_free_port(SOCK_STREAM),
+			 pt_testd_free_port(SOCK_STREAM)),
+		0);
+	pt_test_write_file(conf, text);
+	free(text);
+
+	pt_testd_t d = PT_TESTD_INIT;
+	pt_testd_spawn(&d, conf, "--check");
+	ck_assert_int_eq(pt_testd_wait_exit(&d, 30000), 0);
+	ck_assert_msg(strstr(d.buf[0], "its schema 1 is older and will be "
+				       "upgraded to 2"),
+		      "%s", d.buf[0]);
+	pt_testd_clear(&d);
+	ck_assert_uint_eq(schema_of(dir), 1);
+
+	pt_testd_spawn(&d, conf, NULL);
+	ck_assert_msg(pt_testd_wait_for(&d, "ready:", 30000), "%s", d.buf[1]);
+	ck_assert_msg(strstr(d.buf[1], "upgraded the store in") &&
+			      strstr(d.buf[1], "from schema 1 to 2 (4 record(s) "
+					       "rewritten); backup of the old "
+					       "store in") &&
+			      strstr(d.buf[1], "/backups/store-schema1-"),
+		      "%s", d.buf[1]);
+	ck_assert_msg(strstr(d.buf[1], "(schema 2, last sequence 9)"), "%s",
+		      d.buf[1]);
+	ck_assert_int_eq(kill(d.pid, SIGTERM), 0);
+	ck_assert_int_eq(pt_testd_wait_exit(&d, 30000), 0);
+	pt_testd_clear(&d);
+	ck_assert_uint_eq(schema_of(dir), 2);
+	ck_assert_uint_eq(count_backups(dir), 1);
+	free(conf);
+	free(dir);
+}
+END_TEST
+
 /* Whoever writes a Device, the store keeps the invariant: the history of
  * the fixture's first device, put back as schema 1 had it, is stored
  * normalized (the caller's message untouched), and putting it again is
@@ -905,6 +956,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, killed_upgrade_changes_nothing);
 	tcase_add_test(tc, nodes_upgraded_apart_agree);
 	tcase_add_test(tc, newer_store_refused_untouched);
+	tcase_add_test(tc, daemon_upgrades_with_backup);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("mixed_versions");
 	tcase_add_checked_fixture(tc, setup, teardown);
