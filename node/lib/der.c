@@ -25,7 +25,8 @@ int pt_der_get(pt_rbuf_t *rb, pt_der_t *out)
 		if (n == 0 || n > 4)
 			return PT_ERR_MALFORMED;
 		for (unsigned i = 0; i < n; i++) {
-			if (pt_rbuf_get_u8(&r, &b) != PT_OK || (i == 0 && b == 0))
+			if (pt_rbuf_get_u8(&r, &b) != PT_OK ||
+			    (i == 0 && b == 0))
 				return PT_ERR_MALFORMED;
 			len = len << 8 | b;
 		}

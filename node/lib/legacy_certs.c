@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "lib/certs.h"
+#include "lib/der.h"
 #include "lib/errors.h"
 #include "lib/legacy_phone.h"
 #include "lib/rbuf.h"
@@ -83,156 +84,48 @@ int pt_legacy_certs_decode_base64(const char *s, size_t len, uint8_t *out,
 
 /* ---- a strict DER walk of RFC 5280's Certificate ---- */
 
-typedef struct der {
-	uint8_t tag;
-	const uint8_t *whole; /* tag, length and contents */
-	size_t whole_len;
-	pt_rbuf_t body;       /* the contents */
-} der_t;
-
-/* One TLV: single-byte tags, definite minimal lengths. */
-static int der_get(pt_rbuf_t *rb, der_t *out)
-{
-	size_t start = pt_rbuf_offset(rb);
-	uint8_t tag, l0, b;
-	size_t len = 0;
-	const uint8_t *body;
-
-	if (pt_rbuf_get_u8(rb, &tag) != PT_OK ||
-	    pt_rbuf_get_u8(rb, &l0) != PT_OK || (tag & 0x1f) == 0x1f)
-		return PT_ERR_MALFORMED;
-	if (l0 < 0x80) {
-		len = l0;
-	} else {
-		unsigned n = l0 & 0x7f;
-		if (n == 0 || n > 4)
-			return PT_ERR_MALFORMED; /* indefinite or huge */
-		for (unsigned i = 0; i < n; i++) {
-			if (pt_rbuf_get_u8(rb, &b) != PT_OK ||
-			    (i == 0 && b == 0))
-				return PT_ERR_MALFORMED;
-			len = len << 8 | b;
-		}
-		if (len < 0x80)
-			return PT_ERR_MALFORMED; /* not minimal */
-	}
-	if (pt_rbuf_get_view(rb, len, &body) != PT_OK)
-		return PT_ERR_MALFORMED;
-	out->tag = tag;
-	out->whole = rb->data + start;
-	out->whole_len = pt_rbuf_offset(rb) - start;
-	pt_rbuf_init(&out->body, body, len);
-	return PT_OK;
-}
-
-static int der_expect(pt_rbuf_t *rb, uint8_t tag, der_t *out)
-{
-	int r = der_get(rb, out);
-	if (r != PT_OK)
-		return r;
-	return out->tag == tag ? PT_OK : PT_ERR_MALFORMED;
-}
-
-static bool der_next_is(const pt_rbuf_t *rb, uint8_t tag)
-{
-	uint8_t t;
-	return pt_rbuf_peek_u8(rb, &t) == PT_OK && t == tag;
-}
-
 static int der_oid(pt_rbuf_t *rb)
 {
-	der_t d;
-	if (der_expect(rb, 0x06, &d) != PT_OK ||
-	    pt_rbuf_remaining(&d.body) == 0)
-		return PT_ERR_MALFORMED;
-	return PT_OK;
+	const uint8_t *v;
+	size_t n;
+	return pt_der_get_oid(rb, &v, &n);
 }
 
 /* AlgorithmIdentifier: SEQUENCE { OID, parameters OPTIONAL }. */
-static int der_algid(pt_rbuf_t *rb, der_t *out)
+static int der_algid(pt_rbuf_t *rb, pt_der_t *out)
 {
-	der_t p;
-	if (der_expect(rb, 0x30, out) != PT_OK || der_oid(&out->body) != PT_OK)
+	pt_der_t p;
+	if (pt_der_expect(rb, PT_DER_SEQUENCE, out) != PT_OK ||
+	    der_oid(&out->body) != PT_OK)
 		return PT_ERR_MALFORMED;
 	if (pt_rbuf_remaining(&out->body) > 0 &&
-	    der_get(&out->body, &p) != PT_OK)
+	    pt_der_get(&out->body, &p) != PT_OK)
 		return PT_ERR_MALFORMED;
 	return pt_rbuf_remaining(&out->body) == 0 ? PT_OK : PT_ERR_MALFORMED;
 }
 
 /* Name: SEQUENCE OF SET SIZE(1..MAX) OF SEQUENCE { OID, value }. */
-static int der_name(pt_rbuf_t *rb, der_t *out)
+static int der_name(pt_rbuf_t *rb, pt_der_t *out)
 {
-	if (der_expect(rb, 0x30, out) != PT_OK)
+	if (pt_der_expect(rb, PT_DER_SEQUENCE, out) != PT_OK)
 		return PT_ERR_MALFORMED;
 	pt_rbuf_t names = out->body;
 	while (pt_rbuf_remaining(&names) > 0) {
-		der_t set;
-		if (der_expect(&names, 0x31, &set) != PT_OK ||
+		pt_der_t set;
+		if (pt_der_expect(&names, PT_DER_SET, &set) != PT_OK ||
 		    pt_rbuf_remaining(&set.body) == 0)
 			return PT_ERR_MALFORMED;
 		while (pt_rbuf_remaining(&set.body) > 0) {
-			der_t atv, val;
-			if (der_expect(&set.body, 0x30, &atv) != PT_OK ||
+			pt_der_t atv, val;
+			if (pt_der_expect(&set.body, PT_DER_SEQUENCE, &atv) !=
+				    PT_OK ||
 			    der_oid(&atv.body) != PT_OK ||
-			    der_get(&atv.body, &val) != PT_OK ||
+			    pt_der_get(&atv.body, &val) != PT_OK ||
 			    pt_rbuf_remaining(&atv.body) != 0)
 				return PT_ERR_MALFORMED;
 		}
 	}
 	return PT_OK;
-}
-
-/* UTCTime YYMMDDHHMMSSZ or GeneralizedTime YYYYMMDDHHMMSSZ (RFC 5280's
- * only forms), calendar-checked by the legacy time parser. */
-static int der_time(pt_rbuf_t *rb, int64_t *out)
-{
-	der_t d;
-	const uint8_t *t;
-	char iso[20];
-	size_t n, y;
-
-	if (der_get(rb, &d) != PT_OK || (d.tag != 0x17 && d.tag != 0x18))
-		return PT_ERR_MALFORMED;
-	n = pt_rbuf_remaining(&d.body);
-	if (n != (d.tag == 0x17 ? 13u : 15u) ||
-	    pt_rbuf_get_view(&d.body, n, &t) != PT_OK || t[n - 1] != 'Z')
-		return PT_ERR_MALFORMED;
-	for (size_t i = 0; i + 1 < n; i++)
-		if (t[i] < '0' || t[i] > '9')
-			return PT_ERR_MALFORMED;
-	if (d.tag == 0x17) {
-		/* RFC 5280: YY >= 50 is 19YY, else 20YY. */
-		bool c19 = t[0] >= '5';
-		iso[0] = c19 ? '1' : '2';
-		iso[1] = c19 ? '9' : '0';
-		iso[2] = (char)t[0];
-		iso[3] = (char)t[1];
-		y = 2;
-	} else {
-		memcpy(iso, t, 4);
-		y = 4;
-	}
-	const uint8_t *r = t + y;
-	iso[4] = '-';
-	iso[5] = (char)r[0];
-	iso[6] = (char)r[1];
-	iso[7] = '-';
-	iso[8] = (char)r[2];
-	iso[9] = (char)r[3];
-	iso[10] = ' ';
-	iso[11] = (char)r[4];
-	iso[12] = (char)r[5];
-	iso[13] = ':';
-	iso[14] = (char)r[6];
-	iso[15] = (char)r[7];
-	iso[16] = ':';
-	iso[17] = (char)r[8];
-	iso[18] = (char)r[9];
-	iso[19] = '\0';
-	return pt_legacy_phone_parse_time(iso, true, 0, out) == PT_OK
-		       ? PT_OK
-		       : PT_ERR_MALFORMED;
 }
 
 static int fail(const char **why, const char *text)
@@ -244,22 +137,23 @@ static int fail(const char **why, const char *text)
 
 static int der_extensions(pt_rbuf_t *rb)
 {
-	der_t outer, seq;
-	if (der_expect(rb, 0xa3, &outer) != PT_OK ||
-	    der_expect(&outer.body, 0x30, &seq) != PT_OK ||
+	pt_der_t outer, seq;
+	if (pt_der_expect(rb, 0xa3, &outer) != PT_OK ||
+	    pt_der_expect(&outer.body, PT_DER_SEQUENCE, &seq) != PT_OK ||
 	    pt_rbuf_remaining(&outer.body) != 0 ||
 	    pt_rbuf_remaining(&seq.body) == 0)
 		return PT_ERR_MALFORMED;
 	while (pt_rbuf_remaining(&seq.body) > 0) {
-		der_t ext, d;
-		if (der_expect(&seq.body, 0x30, &ext) != PT_OK ||
+		pt_der_t ext, d;
+		if (pt_der_expect(&seq.body, PT_DER_SEQUENCE, &ext) != PT_OK ||
 		    der_oid(&ext.body) != PT_OK)
 			return PT_ERR_MALFORMED;
-		if (der_next_is(&ext.body, 0x01) &&
-		    (der_get(&ext.body, &d) != PT_OK ||
+		if (pt_der_peek_is(&ext.body, PT_DER_BOOLEAN) &&
+		    (pt_der_get(&ext.body, &d) != PT_OK ||
 		     pt_rbuf_remaining(&d.body) != 1))
 			return PT_ERR_MALFORMED;
-		if (der_expect(&ext.body, 0x04, &d) != PT_OK ||
+		if (pt_der_expect(&ext.body, PT_DER_OCTET_STRING, &d) !=
+			    PT_OK ||
 		    pt_rbuf_remaining(&ext.body) != 0)
 			return PT_ERR_MALFORMED;
 	}
@@ -270,7 +164,7 @@ int pt_legacy_certs_view(const uint8_t *der, size_t len,
 			 pt_legacy_x509_view_t *out, const char **why)
 {
 	pt_rbuf_t rb;
-	der_t cert, tbs, d, sigalg_in, sigalg, sig;
+	pt_der_t cert, tbs, d, sigalg_in, sigalg;
 	uint8_t version = 0;
 
 	memset(out, 0, sizeof *out);
@@ -279,28 +173,28 @@ int pt_legacy_certs_view(const uint8_t *der, size_t len,
 	if (len > PT_CERT_DER_MAX)
 		return PT_ERR_TOO_LARGE;
 	pt_rbuf_init(&rb, der, len);
-	if (der_expect(&rb, 0x30, &cert) != PT_OK)
+	if (pt_der_expect(&rb, PT_DER_SEQUENCE, &cert) != PT_OK)
 		return fail(why, "not a DER SEQUENCE");
 	if (pt_rbuf_remaining(&rb) != 0) {
 		if (why)
 			*why = "bytes follow the certificate";
 		return PT_ERR_TRAILING;
 	}
-	if (der_expect(&cert.body, 0x30, &tbs) != PT_OK)
+	if (pt_der_expect(&cert.body, PT_DER_SEQUENCE, &tbs) != PT_OK)
 		return fail(why, "no TBSCertificate");
 	out->tbs = tbs.whole;
 	out->tbs_len = tbs.whole_len;
 
-	if (der_next_is(&tbs.body, 0xa0)) {
-		der_t v;
-		if (der_get(&tbs.body, &d) != PT_OK ||
-		    der_expect(&d.body, 0x02, &v) != PT_OK ||
+	if (pt_der_peek_is(&tbs.body, 0xa0)) {
+		pt_der_t v;
+		if (pt_der_get(&tbs.body, &d) != PT_OK ||
+		    pt_der_expect(&d.body, PT_DER_INTEGER, &v) != PT_OK ||
 		    pt_rbuf_remaining(&d.body) != 0 ||
 		    pt_rbuf_remaining(&v.body) != 1 ||
 		    pt_rbuf_get_u8(&v.body, &version) != PT_OK || version > 2)
 			return fail(why, "bad version");
 	}
-	if (der_expect(&tbs.body, 0x02, &d) != PT_OK ||
+	if (pt_der_expect(&tbs.body, PT_DER_INTEGER, &d) != PT_OK ||
 	    pt_rbuf_remaining(&d.body) == 0 ||
 	    pt_rbuf_remaining(&d.body) > 64)
 		return fail(why, "bad serial number");
@@ -312,9 +206,9 @@ int pt_legacy_certs_view(const uint8_t *der, size_t len,
 		return fail(why, "bad issuer name");
 	out->issuer = d.whole;
 	out->issuer_len = d.whole_len;
-	if (der_expect(&tbs.body, 0x30, &d) != PT_OK ||
-	    der_time(&d.body, &out->not_before) != PT_OK ||
-	    der_time(&d.body, &out->not_after) != PT_OK ||
+	if (pt_der_expect(&tbs.body, PT_DER_SEQUENCE, &d) != PT_OK ||
+	    pt_der_get_time(&d.body, &out->not_before) != PT_OK ||
+	    pt_der_get_time(&d.body, &out->not_after) != PT_OK ||
 	    pt_rbuf_remaining(&d.body) != 0)
 		return fail(why, "bad validity");
 	if (der_name(&tbs.body, &d) != PT_OK)
@@ -322,10 +216,11 @@ int pt_legacy_certs_view(const uint8_t *der, size_t len,
 	out->subject = d.whole;
 	out->subject_len = d.whole_len;
 	{
-		der_t spki, alg, bits;
-		if (der_expect(&tbs.body, 0x30, &spki) != PT_OK ||
+		pt_der_t spki, alg, bits;
+		if (pt_der_expect(&tbs.body, PT_DER_SEQUENCE, &spki) != PT_OK ||
 		    der_algid(&spki.body, &alg) != PT_OK ||
-		    der_expect(&spki.body, 0x03, &bits) != PT_OK ||
+		    pt_der_expect(&spki.body, PT_DER_BIT_STRING, &bits) !=
+			    PT_OK ||
 		    pt_rbuf_remaining(&bits.body) < 2 ||
 		    pt_rbuf_remaining(&spki.body) != 0)
 			return fail(why, "bad public key info");
@@ -334,13 +229,13 @@ int pt_legacy_certs_view(const uint8_t *der, size_t len,
 	}
 	/* issuerUniqueID [1], subjectUniqueID [2] (v2+), extensions [3]
 	 * (v3), each at most once and in order. */
-	if (der_next_is(&tbs.body, 0x81) &&
-	    (version < 1 || der_get(&tbs.body, &d) != PT_OK))
+	if (pt_der_peek_is(&tbs.body, 0x81) &&
+	    (version < 1 || pt_der_get(&tbs.body, &d) != PT_OK))
 		return fail(why, "bad issuer unique ID");
-	if (der_next_is(&tbs.body, 0x82) &&
-	    (version < 1 || der_get(&tbs.body, &d) != PT_OK))
+	if (pt_der_peek_is(&tbs.body, 0x82) &&
+	    (version < 1 || pt_der_get(&tbs.body, &d) != PT_OK))
 		return fail(why, "bad subject unique ID");
-	if (der_next_is(&tbs.body, 0xa3) &&
+	if (pt_der_peek_is(&tbs.body, 0xa3) &&
 	    (version < 2 || der_extensions(&tbs.body) != PT_OK))
 		return fail(why, "bad extensions");
 	if (pt_rbuf_remaining(&tbs.body) != 0)
@@ -353,14 +248,9 @@ int pt_legacy_certs_view(const uint8_t *der, size_t len,
 		return fail(why, "the two signature algorithms differ");
 	out->sig_alg = sigalg.whole;
 	out->sig_alg_len = sigalg.whole_len;
-	uint8_t unused;
-	if (der_expect(&cert.body, 0x03, &sig) != PT_OK ||
-	    pt_rbuf_get_u8(&sig.body, &unused) != PT_OK || unused != 0 ||
-	    pt_rbuf_remaining(&sig.body) == 0 ||
-	    pt_rbuf_remaining(&cert.body) != 0)
+	if (pt_der_get_bits(&cert.body, &out->sig, &out->sig_len) != PT_OK ||
+	    out->sig_len == 0 || pt_rbuf_remaining(&cert.body) != 0)
 		return fail(why, "bad signature");
-	out->sig = sig.body.data + sig.body.pos;
-	out->sig_len = pt_rbuf_remaining(&sig.body);
 	return PT_OK;
 }
 
