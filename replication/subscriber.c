@@ -68,7 +68,7 @@ struct pt_repl_sub {
 	/* Tables whose skipped changes were logged (bit t), so each is
 	 * logged once; snapshot records of unknown tables skipped. */
 	uint64_t logged_tables;
-	uint64_t snapshot_skipped;
+	uint64_t snapshot_skipped_now; /* in the install under way */
 	/* The publisher announced an older schema than ours: nothing it
 	 * sends is applied until it is upgraded. */
 	unsigned publisher_schema;
@@ -133,7 +133,6 @@ static void send_status(pt_repl_sub_t *sub)
 		st.skipped_changes = skips.skipped;
 		st.newest_schema_seen = skips.newest_schema;
 	}
-	st.skipped_changes += sub->snapshot_skipped;
 	Pt__Envelope env = PT__ENVELOPE__INIT;
 	env.version = PT_REPL_VERSION;
 	env.body_case = PT__ENVELOPE__BODY_STATUS;
@@ -395,6 +394,7 @@ static void on_offer(pt_repl_sub_t *sub, const Pt__SnapshotOffer *offer)
 		    (unsigned long long)sub->applied);
 	sub->snapshot_id = offer->snapshot_id;
 	sub->snapshot_seq = offer->sequence;
+	sub->snapshot_skipped_now = 0;
 	sub->resume_table = PT_TABLE_FIRST;
 	sub->resume_len = 0;
 	request_chunk(sub, true);
@@ -415,7 +415,7 @@ static void on_chunk(pt_repl_sub_t *sub, const Pt__SnapshotChunk *chunk)
 			 * is one it added. */
 			log_skipped(sub, chunk->sequence, sub->publisher_schema,
 				    rec->table);
-			sub->snapshot_skipped++;
+			sub->snapshot_skipped_now++;
 			sub->resume_table = rec->table;
 			memcpy(sub->resume_key, rec->key.data, rec->key.len);
 			sub->resume_len = rec->key.len;
@@ -455,7 +455,15 @@ static void on_chunk(pt_repl_sub_t *sub, const Pt__SnapshotChunk *chunk)
 		request_chunk(sub, false);
 		return;
 	}
-	int r = pt_snapshot_install_commit(&sub->install, sub->snapshot_seq);
+	int r = pt_snapshot_install_skipped(sub->install,
+					    sub->snapshot_skipped_now,
+					    sub->publisher_schema);
+	if (r == PT_OK)
+		r = pt_snapshot_install_commit(&sub->install,
+					       sub->snapshot_seq);
+	else
+		pt_snapshot_install_abort(&sub->install);
+	sub->snapshot_skipped_now = 0;
 	if (r != PT_OK) {
 		pt_log_error(sub->opts.log,
 			     "replication: cannot commit snapshot %llu: %s",

@@ -402,6 +402,21 @@ int pt_snapshot_install_commit(pt_snapshot_install_t **snapp,
 	return r;
 }
 
+int pt_snapshot_install_skipped(pt_snapshot_install_t *snap, uint64_t skipped,
+				unsigned schema)
+{
+	pt_apply_info_t info = {.schema = schema, .skipped = skipped};
+	if (skipped == 0)
+		return PT_OK;
+	/* What a snapshot left out no replay after it brings back: only a
+	 * start from sequence 1 does. */
+	int r = note_meta(snap->store, snap->txn, 1, &info);
+	if (r == PT_OK)
+		r = pt_store_meta_put_u64(snap->txn, snap->store->meta,
+					  META_SKIPPED_FIRST, 1);
+	return r;
+}
+
 void pt_snapshot_install_abort(pt_snapshot_install_t **snap)
 {
 	if (!snap || !*snap)

@@ -107,6 +107,13 @@ int pt_snapshot_install_put(pt_snapshot_install_t *snap, pt_table_t table,
 			    size_t val_len);
 int pt_snapshot_install_commit(pt_snapshot_install_t **snap,
 			       uint64_t sequence);
+/* Records, in the install's transaction, that skipped records of tables
+ * this node does not know (from a publisher of schema `schema`) were left
+ * out: they count as skipped changes, and since a snapshot holds what no
+ * changelog replay after it brings back, a later
+ * pt_store_repl_rewind_skipped starts over from sequence 1. */
+int pt_snapshot_install_skipped(pt_snapshot_install_t *snap, uint64_t skipped,
+				unsigned schema);
 void pt_snapshot_install_abort(pt_snapshot_install_t **snap);
 
 /* The sequence up to which this node holds the publisher's data: on a

@@ -284,6 +284,23 @@ START_TEST(older_subscriber_skips_in_snapshot)
 	Pt__NodeStatus *st = wait_status(2);
 	ck_assert_uint_eq(st->skipped_changes, 2);
 	pt__node_status__free_unpacked(st, NULL);
+	pt_repl_skips_t skips;
+	ck_assert_int_eq(pt_store_repl_skips(sub_store, &skips), PT_OK);
+	ck_assert_uint_eq(skips.skipped, 2);
+	ck_assert_uint_eq(skips.first_skipped_sequence, 1);
+	pt_repl_sub_destroy(&sub);
+
+	/* Upgraded, it starts over and gets what the snapshot held. */
+	sub = start_subscriber(pub, NULL);
+	int64_t until = now_ms() + WAIT_MS;
+	while (count(sub_store, PT_TABLE_LEGACY_SOURCES) < 2 &&
+	       now_ms() < until)
+		usleep(20000);
+	wait_applied();
+	uint8_t dp[32], ds[32];
+	ck_assert_int_eq(pt_store_digest(pub_store, dp), PT_OK);
+	ck_assert_int_eq(pt_store_digest(sub_store, ds), PT_OK);
+	ck_assert(memcmp(dp, ds, 32) == 0);
 	pt_repl_sub_destroy(&sub);
 	pt_repl_pub_destroy(&pub);
 }
