@@ -80,15 +80,22 @@ void bench_say(const char *fmt, ...)
 	fflush(stdout);
 }
 
+static char *vformat(const char *fmt, va_list ap)
+	__attribute__((format(printf, 1, 0)));
+static char *vformat(const char *fmt, va_list ap)
+{
+	char *p = NULL;
+	if (vasprintf(&p, fmt, ap) < 0)
+		bench_die("out of memory");
+	return p;
+}
+
 char *bench_path(const char *fmt, ...)
 {
 	va_list ap;
-	char *p = NULL;
 	va_start(ap, fmt);
-	int n = vasprintf(&p, fmt, ap);
+	char *p = vformat(fmt, ap);
 	va_end(ap);
-	if (n < 0)
-		bench_die("out of memory");
 	return p;
 }
 
@@ -160,7 +167,8 @@ void bench_redirect(const char *log)
 	}
 }
 
-bool bench_run(char *const argv[], const char *log)
+/* argv started with its output appended to log. */
+static pid_t spawn(char *const argv[], const char *log)
 {
 	pid_t pid = fork();
 	if (pid < 0)
@@ -170,10 +178,68 @@ bool bench_run(char *const argv[], const char *log)
 		execv(argv[0], argv);
 		_exit(127);
 	}
+	return pid;
+}
+
+/* User + system seconds of a struct rusage. */
+static double rusage_cpu(const struct rusage *ru)
+{
+	return (double)ru->ru_utime.tv_sec +
+	       (double)ru->ru_utime.tv_usec / 1e6 +
+	       (double)ru->ru_stime.tv_sec + (double)ru->ru_stime.tv_usec / 1e6;
+}
+
+bool bench_run(char *const argv[], const char *log)
+{
+	pid_t pid = spawn(argv, log);
 	int status;
 	if (waitpid(pid, &status, 0) != pid)
 		bench_die("waitpid: %s", strerror(errno));
 	return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+void bench_run_measured(char *const argv[], const char *log,
+			bench_measure_t *m)
+{
+	memset(m, 0, sizeof *m);
+	uint64_t t0 = bench_now_ns();
+	pid_t pid = spawn(argv, log);
+	int st = 0;
+	struct rusage ru;
+	for (;;) {
+		pid_t w = wait4(pid, &st, WNOHANG, &ru);
+		if (w == pid)
+			break;
+		if (w < 0 && errno != EINTR)
+			bench_die("wait4: %s", strerror(errno));
+		/* RssAnon is gone once the child is reaped, and the kernel
+		 * keeps no peak of it: sampling is the only way to see it. */
+		long anon = bench_proc_status_kb(pid, "RssAnon");
+		if (anon > m->anon_kb)
+			m->anon_kb = anon;
+		usleep(20000);
+	}
+	m->wall = bench_since_s(t0);
+	m->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+	m->cpu = rusage_cpu(&ru);
+	m->hwm_kb = ru.ru_maxrss;
+}
+
+int bench_sh(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	char *cmd = vformat(fmt, ap);
+	va_end(ap);
+	int r = system(cmd);
+	free(cmd);
+	return r;
+}
+
+bool bench_exists(const char *path)
+{
+	struct stat st;
+	return stat(path, &st) == 0;
 }
 
 uint16_t bench_free_port(int type)
@@ -287,8 +353,7 @@ double bench_self_cpu(void)
 {
 	struct rusage ru;
 	getrusage(RUSAGE_SELF, &ru);
-	return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
-	       (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+	return rusage_cpu(&ru);
 }
 
 unsigned long long bench_machine_busy(void)
@@ -303,4 +368,22 @@ unsigned long long bench_machine_busy(void)
 		busy = v[0] + v[1] + v[2] + v[5] + v[6] + v[7];
 	free(text);
 	return busy;
+}
+
+long bench_proc_status_kb(pid_t pid, const char *field)
+{
+	char path[64], line[256];
+	long v = -1;
+	size_t fl = strlen(field);
+	snprintf(path, sizeof path, "/proc/%ld/status", (long)pid);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof line, f))
+		if (strncmp(line, field, fl) == 0 && line[fl] == ':') {
+			v = strtol(line + fl + 1, NULL, 10);
+			break;
+		}
+	fclose(f);
+	return v;
 }

@@ -1,6 +1,7 @@
 /* What the benchmarks share around their measurements: clocks, giving up
  * (with the daemons the run started), paths and files, scratch
- * directories, child processes, free ports and CPU counters.
+ * directories, child processes (run, or run and measured: time, CPU and
+ * memory peaks), shell commands, free ports and CPU counters.
  *
  * A benchmark, not the product: a setup step that fails ends the run
  * with bench_die (exit status 2); memory handed out is the caller's
@@ -55,6 +56,28 @@ void bench_redirect(const char *log);
  * log; true on exit status 0. */
 bool bench_run(char *const argv[], const char *log);
 
+/* A child run to completion and measured (bench_run_measured). */
+typedef struct bench_measure {
+	int status;       /* exit status, or 128 + the signal that ended it */
+	double wall, cpu; /* seconds; CPU is the child's user + system time */
+	long hwm_kb;      /* its resident peak, VmHWM (ru_maxrss) */
+	long anon_kb;     /* its RssAnon peak, sampled every 20 ms */
+} bench_measure_t;
+
+/* Runs argv (argv[0] a path) to completion with its output appended to
+ * log, measuring it into *m.  File-backed pages (an LMDB map) count in
+ * hwm_kb, not in anon_kb; a peak shorter than one sample may be missed. */
+void bench_run_measured(char *const argv[], const char *log,
+			bench_measure_t *m);
+
+/* Runs the formatted command line with /bin/sh (system()) and returns its
+ * wait status (0: exit status 0; -1: it could not run).  The caller
+ * quotes what it formats in. */
+int bench_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* True when path names something (stat succeeds). */
+bool bench_exists(const char *path);
+
 /* A free port on 127.0.0.1 (SOCK_DGRAM or SOCK_STREAM), bound and let go. */
 uint16_t bench_free_port(int type);
 
@@ -85,5 +108,9 @@ size_t bench_parse_levels(char *list, unsigned *levels, size_t max,
 double bench_proc_cpu(pid_t pid);
 double bench_self_cpu(void);
 unsigned long long bench_machine_busy(void);
+
+/* A "Field:" line of /proc/PID/status in kB ("VmHWM", "RssAnon"); -1
+ * when the process or the field is not there. */
+long bench_proc_status_kb(pid_t pid, const char *field);
 
 #endif
