@@ -9,29 +9,23 @@
  * expected.json exists; the CSV (one row per distinct device, the first
  * valid record's fields, read with the real legacy parser) is written
  * once beside them.  Each measurement runs the real CLI (--cli, default
- * ../cli/phonetrust beside this binary) on a fresh publisher made by the
- * real `phonetrust init`: wall time, CPU time, VmHWM (ru_maxrss) and a
- * peak of RssAnon sampled every 20 ms (the LMDB map's pages are file
- * pages: they count in VmHWM, not in RssAnon).  Prints the figures and
+ * cli/phonetrust of the build directory this binary is in) on a fresh
+ * publisher made by the real `phonetrust init`, measured by
+ * bench_run_measured: wall time, CPU time, VmHWM (ru_maxrss) and a peak of
+ * RssAnon sampled every 20 ms (the LMDB map's pages are file pages: they
+ * count in VmHWM, not in RssAnon).  Prints the figures and
  * whether the targets are met; asserts nothing.
  */
 #include <errno.h>
-#include <stdarg.h>
-#include <fcntl.h>
 #include <getopt.h>
-#include <libgen.h>
 #include <limits.h>
-#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
 
+#include "bench_util.h"
 #include "lib/errors.h"
 #include "lib/legacy_phone.h"
 #include "lib/names.h"
@@ -40,134 +34,28 @@
 #define MAX_SIZES 8
 #define SUBS 2
 
-struct measure {
-	int status;
-	double wall, cpu;
-	long hwm_kb;      /* ru_maxrss */
-	long anon_kb;     /* sampled peak of RssAnon */
-};
-
 struct size_result {
 	unsigned n;
 	uint64_t records, devices;
-	struct measure mig, csv;
+	bench_measure_t mig, csv;
 	bool ok;
 };
 
 static const char *cli_path;
 
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static long status_kb(pid_t pid, const char *field)
-{
-	char path[64], line[256];
-	long v = -1;
-	size_t fl = strlen(field);
-	snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
-	FILE *f = fopen(path, "r");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof line, f))
-		if (strncmp(line, field, fl) == 0 && line[fl] == ':') {
-			v = strtol(line + fl + 1, NULL, 10);
-			break;
-		}
-	fclose(f);
-	return v;
-}
-
-/* Runs argv (NULL-terminated), output to log, sampling its memory. */
-static void run_measured(char *const argv[], const char *log,
-			 struct measure *m)
-{
-	memset(m, 0, sizeof *m);
-	double t0 = now_s();
-	pid_t pid = fork();
-	if (pid < 0) {
-		perror("fork");
-		exit(1);
-	}
-	if (pid == 0) {
-		int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-		if (fd >= 0) {
-			dup2(fd, 1);
-			dup2(fd, 2);
-		}
-		execv(argv[0], argv);
-		_exit(127);
-	}
-	int st = 0;
-	struct rusage ru;
-	for (;;) {
-		pid_t w = wait4(pid, &st, WNOHANG, &ru);
-		if (w == pid)
-			break;
-		long anon = status_kb(pid, "RssAnon");
-		if (anon > m->anon_kb)
-			m->anon_kb = anon;
-		usleep(20000);
-	}
-	m->wall = now_s() - t0;
-	m->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-	m->cpu = (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
-		 (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
-	m->hwm_kb = ru.ru_maxrss;
-}
-
-static char *fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
-static char *fmt(const char *f, ...)
-{
-	char *s = NULL;
-	va_list ap;
-	va_start(ap, f);
-	if (vasprintf(&s, f, ap) < 0) {
-		perror("vasprintf");
-		exit(1);
-	}
-	va_end(ap);
-	return s;
-}
-
-static int sh(const char *f, ...) __attribute__((format(printf, 1, 2)));
-static int sh(const char *f, ...)
-{
-	char *cmd = NULL;
-	va_list ap;
-	va_start(ap, f);
-	int n = vasprintf(&cmd, f, ap);
-	va_end(ap);
-	if (n < 0)
-		return -1;
-	int r = system(cmd);
-	free(cmd);
-	return r;
-}
-
-static bool exists(const char *path)
-{
-	struct stat st;
-	return stat(path, &st) == 0;
-}
-
 static void ensure_fixture(const char *gen, const char *dir, unsigned n)
 {
-	char *fixture = fmt("%s/%u", dir, n);
-	char *expected = fmt("%s/expected.json", fixture);
-	if (!exists(expected)) {
+	char *fixture = bench_path("%s/%u", dir, n);
+	char *expected = bench_path("%s/expected.json", fixture);
+	if (!bench_exists(expected)) {
 		fprintf(stderr, "generating %u legacy devices in %s (once) ...\n",
 			n, fixture);
-		if (sh("rm -rf '%s.tmp' && python3 '%s' --out '%s.tmp' --phones "
-		       "%u --subscribers %d --damage 0.01 --seed 7 >/dev/null "
-		       "&& mv '%s.tmp' '%s'",
-		       fixture, gen, fixture, n, SUBS, fixture, fixture) != 0) {
-			fprintf(stderr, "bench_migrate: the generator failed\n");
-			exit(1);
-		}
+		if (bench_sh("rm -rf '%s.tmp' && python3 '%s' --out '%s.tmp' "
+			     "--phones %u --subscribers %d --damage 0.01 --seed 7 "
+			     ">/dev/null && mv '%s.tmp' '%s'",
+			     fixture, gen, fixture, n, SUBS, fixture,
+			     fixture) != 0)
+			bench_die("the generator failed");
 	}
 	free(fixture);
 	free(expected);
@@ -194,9 +82,7 @@ static bool add_name(struct csv_out *o, const char *name)
 {
 	if ((o->used + 1) * 2 > o->cap) {
 		size_t cap = o->cap ? o->cap * 2 : 1 << 16;
-		char **t = calloc(cap, sizeof *t);
-		if (!t)
-			exit(1);
+		char **t = bench_calloc(cap, sizeof *t);
 		for (size_t i = 0; i < o->cap; i++) {
 			if (!o->names[i])
 				continue;
@@ -215,7 +101,7 @@ static bool add_name(struct csv_out *o, const char *name)
 			return false;
 		i = (i + 1) & (o->cap - 1);
 	}
-	o->names[i] = strdup(name);
+	o->names[i] = bench_path("%s", name);
 	o->used++;
 	return true;
 }
@@ -284,12 +170,10 @@ static void ensure_csv(const char *fixture, const char *csv, uint64_t *rows)
 			(*rows)--; /* the header */
 		return;
 	}
-	char *tmp = fmt("%s.tmp", csv);
+	char *tmp = bench_path("%s.tmp", csv);
 	o.f = fopen(tmp, "w");
-	if (!o.f) {
-		perror(tmp);
-		exit(1);
-	}
+	if (!o.f)
+		bench_die("%s: %s", tmp, strerror(errno));
 	fputs("name,description,model,protocol,operation,auth_mode,"
 	      "auth_string,key_size\n",
 	      o.f);
@@ -306,10 +190,8 @@ static void ensure_csv(const char *fixture, const char *csv, uint64_t *rows)
 				 "%s/subscriber%d/CAPF.phone", fixture, d);
 		FILE *in = fopen(path, "rb");
 		pt_legacy_phone_parser_t *p = NULL;
-		if (!in || pt_legacy_phone_parser_new(NULL, &cbs, &p) != PT_OK) {
-			fprintf(stderr, "bench_migrate: cannot read %s\n", path);
-			exit(1);
-		}
+		if (!in || pt_legacy_phone_parser_new(NULL, &cbs, &p) != PT_OK)
+			bench_die("cannot read %s", path);
 		static char buf[1 << 20];
 		size_t got;
 		while ((got = fread(buf, 1, sizeof buf, in)) > 0)
@@ -318,10 +200,8 @@ static void ensure_csv(const char *fixture, const char *csv, uint64_t *rows)
 		pt_legacy_phone_parser_destroy(&p);
 		fclose(in);
 	}
-	if (fclose(o.f) != 0 || rename(tmp, csv) != 0) {
-		perror(csv);
-		exit(1);
-	}
+	if (fclose(o.f) != 0 || rename(tmp, csv) != 0)
+		bench_die("%s: %s", csv, strerror(errno));
 	free(tmp);
 	*rows = o.used;
 	for (size_t i = 0; i < o.cap; i++)
@@ -333,31 +213,26 @@ static void ensure_csv(const char *fixture, const char *csv, uint64_t *rows)
 
 static void fresh_node(const char *node, const char *pwfile)
 {
-	sh("rm -rf '%s'", node);
+	bench_remove_tree(node);
 	char *argv[] = {(char *)cli_path, "--data", (char *)node, "init",
 			"--name", "pub", "--role", "publisher",
 			"--password-file", (char *)pwfile, NULL};
-	struct measure m;
-	char log[PATH_MAX + 16];
-	snprintf(log, sizeof log, "%s.init.log", node);
-	run_measured(argv, log, &m);
-	if (m.status != 0) {
-		fprintf(stderr, "bench_migrate: init failed, see %s\n", log);
-		exit(1);
-	}
+	char *log = bench_path("%s.init.log", node);
+	if (!bench_run(argv, log))
+		bench_die("init failed, see %s", log);
+	free(log);
 }
 
+/* A count from the --json summary in log; 0 when it is not there. */
 static uint64_t json_count(const char *log, const char *key)
 {
-	char buf[8192], pat[64];
-	FILE *f = fopen(log, "r");
-	size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
-	if (f)
-		fclose(f);
-	buf[n] = '\0';
+	char pat[64];
+	char *text = (char *)bench_read_all(log, NULL);
 	snprintf(pat, sizeof pat, "\"%s\":", key);
-	char *p = strstr(buf, pat);
-	return p ? strtoull(p + strlen(pat), NULL, 10) : 0;
+	char *p = text ? strstr(text, pat) : NULL;
+	uint64_t v = p ? strtoull(p + strlen(pat), NULL, 10) : 0;
+	free(text);
+	return v;
 }
 
 static void run_size(const char *dir, unsigned n, struct size_result *res)
@@ -375,14 +250,10 @@ static void run_size(const char *dir, unsigned n, struct size_result *res)
 	snprintf(pw, sizeof pw, "%s/password", work);
 	snprintf(csv, sizeof csv, "%s/devices.csv", fixture);
 	snprintf(report, sizeof report, "%s/report", work);
-	sh("rm -rf '%s' && mkdir -p '%s'", work, work);
-	FILE *f = fopen(pw, "w");
-	if (!f) {
-		perror(pw);
-		exit(1);
-	}
-	fputs(PASSWORD "\n", f);
-	fclose(f);
+	bench_remove_tree(work);
+	if (mkdir(work, 0755) != 0)
+		bench_die("mkdir %s: %s", work, strerror(errno));
+	bench_write_text(pw, PASSWORD "\n");
 	fresh_node(node, pw);
 	fresh_node(csvnode, pw);
 	for (int i = 0; i <= SUBS; i++) {
@@ -397,7 +268,7 @@ static void run_size(const char *dir, unsigned n, struct size_result *res)
 	char *margv[] = {(char *)cli_path, "--data", node, "--json", "migrate",
 			 "legacy", d[0], d[1], d[2], "--report", report, NULL};
 	snprintf(log, sizeof log, "%s/migrate.log", work);
-	run_measured(margv, log, &res->mig);
+	bench_run_measured(margv, log, &res->mig);
 	res->records = json_count(log, "read");
 	res->devices = json_count(log, "devices");
 
@@ -409,13 +280,14 @@ static void run_size(const char *dir, unsigned n, struct size_result *res)
 	char *cargv[] = {(char *)cli_path, "--data", csvnode, "device",
 			 "import", "--csv", csv, NULL};
 	snprintf(log, sizeof log, "%s/import.log", work);
-	run_measured(cargv, log, &res->csv);
+	bench_run_measured(cargv, log, &res->csv);
 	res->ok = res->mig.status == 0 && res->csv.status == 0;
 	/* The nodes take gigabytes at 1,000,000 devices: keep only logs. */
-	sh("rm -rf '%s' '%s'", node, csvnode);
+	bench_remove_tree(node);
+	bench_remove_tree(csvnode);
 }
 
-static void print_measure(const char *what, const struct measure *m,
+static void print_measure(const char *what, const bench_measure_t *m,
 			  uint64_t items)
 {
 	printf("  %-28s %8.2f s wall %7.2f s CPU %10.0f /s wall  "
@@ -423,18 +295,6 @@ static void print_measure(const char *what, const struct measure *m,
 	       what, m->wall, m->cpu, m->wall > 0 ? items / m->wall : 0,
 	       m->hwm_kb / 1024.0, m->anon_kb / 1024.0,
 	       m->status ? "  (FAILED)" : "");
-}
-
-static const char *default_cli(void)
-{
-	static char path[PATH_MAX];
-	char self[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-	if (n <= 0)
-		return "phonetrust";
-	self[n] = '\0';
-	snprintf(path, sizeof path, "%s/../cli/phonetrust", dirname(self));
-	return path;
 }
 
 int main(int argc, char **argv)
@@ -452,7 +312,8 @@ int main(int argc, char **argv)
 		{NULL, 0, NULL, 0},
 	};
 	int c;
-	cli_path = default_cli();
+	char *default_cli = NULL;
+	bench_init("bench_migrate");
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'd': dir = optarg; break;
@@ -460,7 +321,7 @@ int main(int argc, char **argv)
 		case 'g': gen = optarg; break;
 		case 's': {
 			nsizes = 0;
-			char *save = NULL, *copy = strdup(optarg);
+			char *save = NULL, *copy = bench_path("%s", optarg);
 			for (char *t = strtok_r(copy, ",", &save);
 			     t && nsizes < MAX_SIZES;
 			     t = strtok_r(NULL, ",", &save))
@@ -477,7 +338,11 @@ int main(int argc, char **argv)
 	}
 	if (!nsizes)
 		return 2;
-	sh("mkdir -p '%s'", dir);
+	if (!cli_path)
+		cli_path = default_cli =
+			bench_path("%s/cli/phonetrust", bench_build_dir());
+	if (bench_sh("mkdir -p '%s'", dir) != 0)
+		bench_die("cannot make %s", dir);
 	struct size_result res[MAX_SIZES];
 	for (size_t i = 0; i < nsizes; i++) {
 		ensure_fixture(gen, dir, sizes[i]);
@@ -527,5 +392,6 @@ int main(int argc, char **argv)
 		       a->mig.hwm_kb / 1024.0, b->mig.hwm_kb / 1024.0,
 		       ma > 0 && mb / ma <= 1.5 ? "met" : "NOT met");
 	}
+	free(default_cli);
 	return 0;
 }
