@@ -43,6 +43,15 @@ void pt_capf_cli_print_holder(FILE *out, pt_txn_t *txn,
 json_t *pt_capf_cli_holder_json(pt_txn_t *txn, const pt_capf_holder_t *h,
 				const char *auth);
 
+/* Shows one holder (`capf show`, `capf profile show`) as human lines or
+ * JSON on stdout.  lookup finds it by name (pt_capf_holder_get for devices
+ * and profiles, pt_capf_user_get for profiles only); what names the kind in
+ * refusals.  Returns the exit code. */
+int pt_capf_cli_show(pt_cli_t *cli, const char *name,
+		     int (*lookup)(pt_txn_t *, const char *,
+				   pt_capf_holder_t **),
+		     const char *what);
+
 /* The auth string of h in clear into buf (PT_AUTH_STRING_MAX + 1), or
  * NULL when it has none or it does not open. */
 const char *pt_capf_cli_auth_string(pt_cli_t *cli, const pt_capf_holder_t *h,

@@ -469,6 +469,15 @@ int pt_cli_capf_show(pt_cli_t *cli, int argc, char **argv)
 	if (argc != 2 || argv[1][0] == '-')
 		return pt_cli_usage_error("show takes exactly one device name "
 					  "or instance ID");
+	return pt_capf_cli_show(cli, argv[1], pt_capf_holder_get,
+				"device or CAPF profile");
+}
+
+int pt_capf_cli_show(pt_cli_t *cli, const char *name,
+		     int (*lookup)(pt_txn_t *, const char *,
+				   pt_capf_holder_t **),
+		     const char *what)
+{
 	pt_store_t *store = pt_cli_store(cli);
 	if (!store)
 		return PT_EXIT_REFUSED;
@@ -477,11 +486,11 @@ int pt_cli_capf_show(pt_cli_t *cli, int argc, char **argv)
 	int rc = PT_EXIT_OK;
 	int r = pt_txn_begin(store, false, NULL, &txn);
 	if (r == PT_OK)
-		r = pt_capf_holder_get(txn, argv[1], &h);
+		r = lookup(txn, name, &h);
 	if (r == PT_ERR_NOT_FOUND) {
-		rc = pt_cli_refuse("no device or CAPF profile %s", argv[1]);
+		rc = pt_cli_refuse("no %s %s", what, name);
 	} else if (r != PT_OK) {
-		rc = pt_cli_refuse("cannot read %s: %s", argv[1],
+		rc = pt_cli_refuse("cannot read %s %s: %s", what, name,
 				   pt_strerror(r));
 	} else {
 		char buf[PT_AUTH_STRING_MAX + 1];

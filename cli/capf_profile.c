@@ -231,33 +231,8 @@ static int profile_show(pt_cli_t *cli, int argc, char **argv)
 	if (argc != 2 || argv[1][0] == '-')
 		return pt_cli_usage_error("profile show takes exactly one "
 					  "instance ID");
-	pt_store_t *store = pt_cli_store(cli);
-	if (!store)
-		return PT_EXIT_REFUSED;
-	pt_txn_t *txn = NULL;
-	pt_capf_holder_t *h = NULL;
-	int rc = PT_EXIT_OK;
-	int r = pt_txn_begin(store, false, NULL, &txn);
-	if (r == PT_OK)
-		r = pt_capf_user_get(txn, argv[1], &h);
-	if (r == PT_ERR_NOT_FOUND) {
-		rc = pt_cli_refuse("no CAPF profile %s", argv[1]);
-	} else if (r != PT_OK) {
-		rc = pt_cli_refuse("cannot read CAPF profile %s: %s", argv[1],
-				   pt_strerror(r));
-	} else {
-		char buf[PT_AUTH_STRING_MAX + 1];
-		const char *auth = pt_capf_cli_auth_string(cli, h, buf);
-		if (cli->json)
-			rc = pt_cli_print_json(
-				pt_capf_cli_holder_json(txn, h, auth));
-		else
-			pt_capf_cli_print_holder(stdout, txn, h, auth);
-		pt_seal_wipe(buf, sizeof buf);
-	}
-	pt_capf_holder_destroy(&h);
-	pt_txn_abort(&txn);
-	return rc;
+	return pt_capf_cli_show(cli, argv[1], pt_capf_user_get,
+				"CAPF profile");
 }
 
 static int profile_delete(pt_cli_t *cli, int argc, char **argv)
