@@ -390,3 +390,38 @@ json_t *pt_capf_cli_cert_json(const Pt__Certificate *cert, bool pem)
 	}
 	return o;
 }
+
+int pt_capf_cli_list(pt_cli_t *cli, int ncols, const char *const *headers,
+		     int (*walk)(pt_txn_t *txn, void *ctx), void *ctx,
+		     pt_cli_list_t *rows, const char *empty)
+{
+	pt_store_t *store = pt_cli_store(cli);
+	if (!store)
+		return PT_EXIT_REFUSED;
+	*rows = (pt_cli_list_t){0};
+	if (cli->json)
+		rows->array = json_array();
+	else
+		rows->table = pt_table_out_new(ncols, headers);
+	if (!rows->array && !rows->table)
+		return pt_cli_refuse("out of memory");
+	pt_txn_t *txn = NULL;
+	int r = pt_txn_begin(store, false, NULL, &txn);
+	if (r == PT_OK)
+		r = walk(txn, ctx);
+	pt_txn_abort(&txn);
+	int rc = PT_EXIT_OK;
+	if (r != PT_OK) {
+		json_decref(rows->array);
+		rc = pt_cli_refuse("cannot read the store: %s", pt_strerror(r));
+	} else if (rows->array) {
+		rc = pt_cli_print_json(rows->array);
+	} else if (rows->n) {
+		pt_table_out_print(rows->table, stdout);
+	} else if (!cli->quiet) {
+		printf("%s\n", empty);
+	}
+	rows->array = NULL;
+	pt_table_out_destroy(&rows->table);
+	return rc;
+}

@@ -60,6 +60,15 @@ const char *pt_capf_cli_auth_string(pt_cli_t *cli, const pt_capf_holder_t *h,
 /* One certificate as a JSON object (new reference) or null. */
 json_t *pt_capf_cli_cert_json(const Pt__Certificate *cert, bool pem);
 
+/* Runs a CAPF list verb (`csr list`, `stale-lsc list`, `profile list`) in
+ * one read transaction: sets up rows (a JSON array with --json, else a
+ * table of ncols headers), lets walk(txn, ctx) add to them, then prints
+ * them, or the line empty when there is none (unless --quiet).  Returns
+ * the exit code. */
+int pt_capf_cli_list(pt_cli_t *cli, int ncols, const char *const *headers,
+		     int (*walk)(pt_txn_t *txn, void *ctx), void *ctx,
+		     pt_cli_list_t *rows, const char *empty);
+
 /* "getopt" error for a verb: unknown option or missing value. */
 int pt_capf_cli_bad_option(char **argv);
 

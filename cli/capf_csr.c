@@ -68,9 +68,7 @@ static const char stale_help[] =
 
 struct listing {
 	pt_cli_t *cli;
-	json_t *arr;
-	pt_table_out_t *table;
-	size_t n;
+	pt_cli_list_t rows;
 };
 
 static void key_text(const Pt__CapfRequest *rq, char *buf, size_t len)
@@ -99,10 +97,10 @@ static int list_visit(void *ctx, pt_capf_holder_t *h)
 					    : "waiting for the CA";
 	key_text(rq, keyt, sizeof keyt);
 	pt_time_format_utc(rq->requested, when, sizeof when);
-	l->n++;
-	if (l->arr)
+	l->rows.n++;
+	if (l->rows.array)
 		return json_array_append_new(
-			       l->arr,
+			       l->rows.array,
 			       json_pack("{s:s,s:s,s:s,s:s,s:b}", "name",
 					 h->name, "kind",
 					 pt_capf_holder_kind_name(h->kind),
@@ -112,41 +110,21 @@ static int list_visit(void *ctx, pt_capf_holder_t *h)
 			       : PT_ERR_NOMEM;
 	const char *cells[] = {h->name, pt_capf_holder_kind_name(h->kind),
 			       when, keyt, state};
-	return pt_table_out_add(l->table, cells);
+	return pt_table_out_add(l->rows.table, cells);
+}
+
+static int walk_requests(pt_txn_t *txn, void *ctx)
+{
+	return pt_capf_holder_foreach(txn, list_visit, ctx);
 }
 
 static int csr_list(pt_cli_t *cli)
 {
 	static const char *const headers[] = {"NAME", "KIND", "REQUESTED",
 					      "KEY", "STATE"};
-	pt_store_t *store = pt_cli_store(cli);
-	if (!store)
-		return PT_EXIT_REFUSED;
 	struct listing l = {.cli = cli};
-	if (cli->json)
-		l.arr = json_array();
-	else
-		l.table = pt_table_out_new(5, headers);
-	if (!l.arr && !l.table)
-		return pt_cli_refuse("out of memory");
-	pt_txn_t *txn = NULL;
-	int r = pt_txn_begin(store, false, NULL, &txn);
-	if (r == PT_OK)
-		r = pt_capf_holder_foreach(txn, list_visit, &l);
-	pt_txn_abort(&txn);
-	int rc = PT_EXIT_OK;
-	if (r != PT_OK) {
-		json_decref(l.arr);
-		rc = pt_cli_refuse("cannot read the store: %s", pt_strerror(r));
-	} else if (l.arr) {
-		rc = pt_cli_print_json(l.arr);
-	} else if (l.n) {
-		pt_table_out_print(l.table, stdout);
-	} else if (!cli->quiet) {
-		printf("no requests for the offline CA\n");
-	}
-	pt_table_out_destroy(&l.table);
-	return rc;
+	return pt_capf_cli_list(cli, 5, headers, walk_requests, &l,
+				&l.rows, "no requests for the offline CA");
 }
 
 /* ---- csr export ------------------------------------------------------- */
@@ -527,10 +505,10 @@ static int stale_visit(void *ctx, pt_capf_holder_t *h)
 		const Pt__Certificate *c = (*h->stale)[i];
 		pt_time_format_utc(c->not_after, na, sizeof na);
 		pt_time_format_utc(c->recorded, rec, sizeof rec);
-		l->n++;
-		if (l->arr) {
+		l->rows.n++;
+		if (l->rows.array) {
 			if (json_array_append_new(
-				    l->arr,
+				    l->rows.array,
 				    json_pack("{s:s,s:s,s:s,s:s,s:s}", "name",
 					      h->name, "serial", c->serial,
 					      "issuer", c->issuer, "not_after",
@@ -539,45 +517,25 @@ static int stale_visit(void *ctx, pt_capf_holder_t *h)
 			continue;
 		}
 		const char *cells[] = {h->name, c->serial, na, rec, c->issuer};
-		int r = pt_table_out_add(l->table, cells);
+		int r = pt_table_out_add(l->rows.table, cells);
 		if (r != PT_OK)
 			return r;
 	}
 	return PT_OK;
 }
 
+static int walk_stale(pt_txn_t *txn, void *ctx)
+{
+	return pt_capf_holder_foreach(txn, stale_visit, ctx);
+}
+
 static int stale_list(pt_cli_t *cli)
 {
 	static const char *const headers[] = {"NAME", "SERIAL", "NOT AFTER",
 					      "IMPORTED", "ISSUER"};
-	pt_store_t *store = pt_cli_store(cli);
-	if (!store)
-		return PT_EXIT_REFUSED;
 	struct listing l = {.cli = cli};
-	if (cli->json)
-		l.arr = json_array();
-	else
-		l.table = pt_table_out_new(5, headers);
-	if (!l.arr && !l.table)
-		return pt_cli_refuse("out of memory");
-	pt_txn_t *txn = NULL;
-	int r = pt_txn_begin(store, false, NULL, &txn);
-	if (r == PT_OK)
-		r = pt_capf_holder_foreach(txn, stale_visit, &l);
-	pt_txn_abort(&txn);
-	int rc = PT_EXIT_OK;
-	if (r != PT_OK) {
-		json_decref(l.arr);
-		rc = pt_cli_refuse("cannot read the store: %s", pt_strerror(r));
-	} else if (l.arr) {
-		rc = pt_cli_print_json(l.arr);
-	} else if (l.n) {
-		pt_table_out_print(l.table, stdout);
-	} else if (!cli->quiet) {
-		printf("no stale LSCs\n");
-	}
-	pt_table_out_destroy(&l.table);
-	return rc;
+	return pt_capf_cli_list(cli, 5, headers, walk_stale, &l,
+				&l.rows, "no stale LSCs");
 }
 
 static int stale_delete(pt_cli_t *cli)

@@ -127,9 +127,7 @@ out:
 
 struct plist {
 	pt_cli_t *cli;
-	json_t *arr;
-	pt_table_out_t *table;
-	size_t n;
+	pt_cli_list_t rows;
 	int64_t now;
 };
 
@@ -147,10 +145,10 @@ static int list_visit(void *ctx, pt_capf_holder_t *h)
 		pt_time_format_utc((*h->lsc)->not_after, lsc, sizeof lsc);
 	else
 		snprintf(lsc, sizeof lsc, "none");
-	l->n++;
-	if (l->arr)
+	l->rows.n++;
+	if (l->rows.array)
 		return json_array_append_new(
-			       l->arr,
+			       l->rows.array,
 			       json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}",
 					 "instance_id", h->name, "kind",
 					 pt_capf_holder_kind_name(h->kind),
@@ -164,13 +162,12 @@ static int list_visit(void *ctx, pt_capf_holder_t *h)
 			       h->profile->user,
 			       pt_capf_op_name(h->capf->operation), status,
 			       lsc};
-	return pt_table_out_add(l->table, cells);
+	return pt_table_out_add(l->rows.table, cells);
 }
 
-static int walk_profiles(pt_txn_t *txn, struct plist *l)
+static int walk_profiles(pt_txn_t *txn, void *ctx)
 {
 	/* Only the profiles table: devices are not CAPF profiles. */
-	struct plist *ctx = l;
 	int r = PT_OK;
 	size_t n = 0;
 	ProtobufCMessage **all = NULL;
@@ -196,34 +193,9 @@ static int profile_list(pt_cli_t *cli, int argc)
 					      "LSC UNTIL"};
 	if (argc != 1)
 		return pt_cli_usage_error("profile list takes no arguments");
-	pt_store_t *store = pt_cli_store(cli);
-	if (!store)
-		return PT_EXIT_REFUSED;
 	struct plist l = {.cli = cli, .now = (int64_t)time(NULL)};
-	if (cli->json)
-		l.arr = json_array();
-	else
-		l.table = pt_table_out_new(6, headers);
-	if (!l.arr && !l.table)
-		return pt_cli_refuse("out of memory");
-	pt_txn_t *txn = NULL;
-	int r = pt_txn_begin(store, false, NULL, &txn);
-	if (r == PT_OK)
-		r = walk_profiles(txn, &l);
-	pt_txn_abort(&txn);
-	int rc = PT_EXIT_OK;
-	if (r != PT_OK) {
-		json_decref(l.arr);
-		rc = pt_cli_refuse("cannot read the store: %s", pt_strerror(r));
-	} else if (l.arr) {
-		rc = pt_cli_print_json(l.arr);
-	} else if (l.n) {
-		pt_table_out_print(l.table, stdout);
-	} else if (!cli->quiet) {
-		printf("no CAPF profiles\n");
-	}
-	pt_table_out_destroy(&l.table);
-	return rc;
+	return pt_capf_cli_list(cli, 6, headers, walk_profiles, &l, &l.rows,
+				"no CAPF profiles");
 }
 
 static int profile_show(pt_cli_t *cli, int argc, char **argv)
