@@ -405,32 +405,6 @@ int pt_capf_lsc_key_sha256(const EVP_PKEY *key, uint8_t out[32])
 	return r;
 }
 
-/* 16 random bytes read as an unsigned big-endian integer (spec §9);
- * a zero draw is repeated because X.509 wants a positive serial. */
-static int set_serial(X509 *x)
-{
-	uint8_t buf[16];
-	BIGNUM *bn = NULL;
-	ASN1_INTEGER *serial = NULL;
-	int r = PT_ERR_CRYPTO;
-
-	do {
-		if (RAND_bytes(buf, sizeof buf) != 1)
-			goto out;
-		BN_free(bn);
-		if (!(bn = BN_bin2bn(buf, sizeof buf, NULL)))
-			goto out;
-	} while (BN_is_zero(bn));
-	if (!(serial = BN_to_ASN1_INTEGER(bn, NULL)) ||
-	    !X509_set_serialNumber(x, serial))
-		goto out;
-	r = PT_OK;
-out:
-	ASN1_INTEGER_free(serial);
-	BN_free(bn);
-	return r;
-}
-
 /* CN=name, then the issuer's O, OU, L, ST and C in their order there. */
 static int build_subject(const char *name, X509 *issuer, X509_NAME **out)
 {
@@ -562,9 +536,10 @@ int pt_capf_lsc_build(EVP_PKEY *issuer_key, X509 *issuer_cert,
 	r = PT_ERR_NOMEM;
 	if (!(x = X509_new()))
 		goto out;
+	/* The serial is spec §9's: 16 random bytes, positive. */
 	if ((r = build_subject(req->name, issuer_cert, &subj)) != PT_OK ||
 	    (r = build_extensions(req->name, &exts)) != PT_OK ||
-	    (r = set_serial(x)) != PT_OK)
+	    (r = pt_certs_set_random_serial(x)) != PT_OK)
 		goto out;
 	r = PT_ERR_CRYPTO;
 	time_t now = (time_t)req->now;

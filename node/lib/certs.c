@@ -59,10 +59,7 @@ int pt_certs_new_key(pt_key_kind_t kind, EVP_PKEY **out)
 	return *out ? PT_OK : PT_ERR_CRYPTO;
 }
 
-/* 16 random bytes read as an unsigned big-endian integer: positive by
- * construction, and unpredictable so that two certificates with the same
- * subject never share a serial. */
-static int set_random_serial(X509 *x)
+int pt_certs_set_random_serial(X509 *x)
 {
 	uint8_t buf[16];
 	BIGNUM *bn = NULL;
@@ -137,7 +134,7 @@ static int build_base(EVP_PKEY *key, const char *cn, const pt_cert_opts_t *opts,
 		r = add_name_entry(name, "CN", cn);
 	if (r != PT_OK)
 		goto out;
-	r = set_random_serial(x);
+	r = pt_certs_set_random_serial(x);
 	if (r != PT_OK)
 		goto out;
 	r = PT_ERR_CRYPTO;

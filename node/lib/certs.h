@@ -103,6 +103,11 @@ int pt_certs_sha256(const uint8_t *data, size_t len, uint8_t out[32]);
  * (*len, may be NULL, excludes the NUL): how PEM text leaves OpenSSL. */
 int pt_certs_bio_text(BIO *b, char **text, size_t *len);
 
+/* Gives x a serial of 16 random bytes read as an unsigned big-endian
+ * integer: positive by construction (a zero draw is repeated) and
+ * unpredictable, so two certificates with one subject never share it. */
+int pt_certs_set_random_serial(X509 *x);
+
 /* One-line RFC 2253 form of cert's subject (malloc'd). */
 int pt_certs_subject(X509 *cert, char **out);
 /* The same form of any name ("" for an empty one; malloc'd). */
