@@ -99,9 +99,14 @@ static void on_progress(void *arg, const pt_legacy_progress_t *p)
 	for (int i = 0; i < 30; i++)
 		bar[i] = i < fill ? '#' : '.';
 	bar[30] = '\0';
-	fprintf(stderr, "\r%-9s [%s] %3d%%  %.1f %s/s  ETA %02d:%02d ",
-		names[p->phase], bar, pct, rate, units[p->phase],
-		(int)eta / 60, (int)eta % 60);
+	/* Under a tenth of a second a rate says nothing yet. */
+	if (el < 0.1)
+		fprintf(stderr, "\r%-9s [%s] %3d%%  - %s/s  ETA --:-- ",
+			names[p->phase], bar, pct, units[p->phase]);
+	else
+		fprintf(stderr, "\r%-9s [%s] %3d%%  %.1f %s/s  ETA %02d:%02d ",
+			names[p->phase], bar, pct, rate, units[p->phase],
+			(int)eta / 60, (int)eta % 60);
 	fflush(stderr);
 }
 
