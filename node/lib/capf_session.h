@@ -306,6 +306,11 @@ int pt_capf_phone_feed(pt_capf_phone_t *p, const uint8_t *msg, size_t len);
 /* GENERATE_KEY: the key (a reference is taken; the caller keeps its own)
  * must match the keyspec (PT_ERR_INVALID otherwise, nothing changed). */
 int pt_capf_phone_set_key(pt_capf_phone_t *p, EVP_PKEY *key);
+/* pt_capf_phone_set_key with key's DER SubjectPublicKeyInfo made once by
+ * the caller (pt_capf_public_key_encode; copied, not re-derived): sent
+ * as PUBLIC_KEY and compared with the LSC's before any decoding. */
+int pt_capf_phone_set_key_spki(pt_capf_phone_t *p, EVP_PKEY *key,
+			       const uint8_t *spki, size_t spki_len);
 int pt_capf_phone_key_failed(pt_capf_phone_t *p);
 /* STORE_CERT and DELETE_CERT. */
 int pt_capf_phone_stored(pt_capf_phone_t *p, bool ok);

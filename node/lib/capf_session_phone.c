@@ -8,7 +8,9 @@
 #include "lib/capf_session.h"
 #include "lib/capf_session_internal.h"
 #include "lib/certs.h"
+#include "lib/der.h"
 #include "lib/errors.h"
+#include "lib/rbuf.h"
 
 enum pstate {
 	P_AUTH,       /* waiting for AUTH_REQUEST */
@@ -29,6 +31,8 @@ struct pt_capf_phone {
 	pt_capf_out_t out;
 	pt_capf_keyspec_t spec;
 	EVP_PKEY *key;      /* generated in this session */
+	uint8_t *spki;      /* key's SubjectPublicKeyInfo, as sent */
+	size_t spki_len;
 	uint8_t *cert;
 	size_t cert_len;
 	EVP_PKEY *cert_key; /* key or cfg.pending_key (borrowed) */
@@ -79,6 +83,7 @@ void pt_capf_phone_destroy(pt_capf_phone_t **pp)
 	pt_capf_phone_t *p = *pp;
 	pt_capf_out_clear(&p->out);
 	EVP_PKEY_free(p->key);
+	free(p->spki);
 	free(p->cert);
 	free(p);
 	*pp = NULL;
@@ -242,32 +247,66 @@ static int on_key_request(pt_capf_phone_t *p, const pt_capf_msg_t *m)
 	return go(p, P_KEYGEN, PT_CAPF_PREQ_GENERATE_KEY);
 }
 
+/* The SubjectPublicKeyInfo of a DER certificate, found by walking it
+ * (Certificate, TBSCertificate, optional [0] version, serial, signature
+ * algorithm, issuer, validity, subject); false when it is not there. */
+static bool cert_spki(const uint8_t *der, size_t len, pt_der_t *spki)
+{
+	pt_rbuf_t rb;
+	pt_der_t cert, tbs, skip;
+	pt_rbuf_init(&rb, der, len);
+	if (pt_der_expect(&rb, PT_DER_SEQUENCE, &cert) != PT_OK ||
+	    pt_rbuf_remaining(&rb) != 0 ||
+	    pt_der_expect(&cert.body, PT_DER_SEQUENCE, &tbs) != PT_OK)
+		return false;
+	if (pt_der_peek_is(&tbs.body, 0xa0) &&
+	    pt_der_get(&tbs.body, &skip) != PT_OK)
+		return false;
+	if (pt_der_expect(&tbs.body, PT_DER_INTEGER, &skip) != PT_OK)
+		return false;
+	for (int i = 0; i < 4; i++)
+		if (pt_der_expect(&tbs.body, PT_DER_SEQUENCE, &skip) != PT_OK)
+			return false;
+	return pt_der_expect(&tbs.body, PT_DER_SEQUENCE, spki) == PT_OK;
+}
+
+/* Whether cert holds key: the SPKI bytes this phone sent, compared
+ * without decoding; any other encoding of the same key still counts,
+ * through the decoder. */
+static bool cert_holds(const pt_capf_phone_t *p, const uint8_t *cert,
+		       size_t cert_len, EVP_PKEY *key)
+{
+	pt_der_t spki;
+	if (key == p->key && p->spki && cert_spki(cert, cert_len, &spki) &&
+	    spki.whole_len == p->spki_len &&
+	    memcmp(spki.whole, p->spki, p->spki_len) == 0)
+		return true;
+	X509 *x = NULL;
+	bool ok = pt_certs_decode_der(cert, cert_len, &x) == PT_OK &&
+		  EVP_PKEY_eq(X509_get0_pubkey(x), key) == 1;
+	X509_free(x);
+	return ok;
+}
+
 static int on_store_request(pt_capf_phone_t *p, const pt_capf_msg_t *m)
 {
-	X509 *x = NULL;
 	EVP_PKEY *key = p->key ? p->key : p->cfg.pending_key;
 	int r;
 
 	p->outcome.op = PT_CAPF_OP_INSTALL;
 	if (pt_capf_msg_has(m, PT_CAPF_TAG_CERTIFICATE) && key &&
-	    pt_certs_decode_der(m->cert, m->cert_len, &x) == PT_OK &&
-	    EVP_PKEY_eq(X509_get0_pubkey(x), key) == 1) {
-		r = PT_ERR_NOMEM;
+	    cert_holds(p, m->cert, m->cert_len, key)) {
 		if (!(p->cert = pt_capf_dup(m->cert, m->cert_len)))
-			goto out;
+			return PT_ERR_NOMEM;
 		p->cert_len = m->cert_len;
 		p->cert_key = key;
-		r = go(p, P_STORE, PT_CAPF_PREQ_STORE_CERT);
-		goto out;
+		return go(p, P_STORE, PT_CAPF_PREQ_STORE_CERT);
 	}
 	/* Not a certificate for a key this phone holds. */
 	if ((r = put_reason(p, PT_CAPF_CMD_STORE_CERTIFICATE_RESPONSE,
 			    PT_CAPF_REASON_INVALID_ELEMENT)) != PT_OK)
-		goto out;
-	r = go(p, P_END, PT_CAPF_PREQ_READ);
-out:
-	X509_free(x);
-	return r;
+		return r;
+	return go(p, P_END, PT_CAPF_PREQ_READ);
 }
 
 static int on_fetch_request(pt_capf_phone_t *p)
@@ -351,23 +390,24 @@ int pt_capf_phone_feed(pt_capf_phone_t *p, const uint8_t *msg, size_t len)
 	}
 }
 
-int pt_capf_phone_set_key(pt_capf_phone_t *p, EVP_PKEY *key)
+int pt_capf_phone_set_key_spki(pt_capf_phone_t *p, EVP_PKEY *key,
+			       const uint8_t *spki, size_t spki_len)
 {
 	uint8_t *der = NULL;
-	size_t der_len = 0;
 	pt_capf_msg_t m;
 	int r;
 
-	if (p->state != P_KEYGEN || !key ||
+	if (p->state != P_KEYGEN || !key || !spki || !spki_len ||
 	    pt_capf_keyspec_match(&p->spec, key) != PT_OK)
 		return PT_ERR_INVALID;
-	if ((r = pt_capf_public_key_encode(key, &der, &der_len)) != PT_OK)
+	r = PT_ERR_NOMEM;
+	if (!(der = pt_capf_dup(spki, spki_len)))
 		goto out;
 	memset(&m, 0, sizeof m);
 	m.command = PT_CAPF_CMD_KEY_GENERATE_RESPONSE;
 	m.session_id = p->session_id;
 	m.public_key = der;
-	m.public_key_len = der_len;
+	m.public_key_len = spki_len;
 	pt_capf_msg_set(&m, PT_CAPF_TAG_PUBLIC_KEY);
 	r = PT_ERR_CRYPTO;
 	if (!EVP_PKEY_up_ref(key))
@@ -377,7 +417,27 @@ int pt_capf_phone_set_key(pt_capf_phone_t *p, EVP_PKEY *key)
 		goto out;
 	}
 	p->key = key;
+	p->spki = der;
+	p->spki_len = spki_len;
+	der = NULL;
 	r = go(p, P_STORE_WAIT, PT_CAPF_PREQ_READ);
+out:
+	free(der);
+	return r;
+}
+
+int pt_capf_phone_set_key(pt_capf_phone_t *p, EVP_PKEY *key)
+{
+	uint8_t *der = NULL;
+	size_t der_len = 0;
+	int r;
+
+	if (p->state != P_KEYGEN || !key ||
+	    pt_capf_keyspec_match(&p->spec, key) != PT_OK)
+		return PT_ERR_INVALID;
+	if ((r = pt_capf_public_key_encode(key, &der, &der_len)) != PT_OK)
+		goto out;
+	r = pt_capf_phone_set_key_spki(p, key, der, der_len);
 out:
 	free(der);
 	return r;
