@@ -61,9 +61,10 @@ bench_step_t bench_tls_wait(bench_session_t *s, int n, const char *what);
  * errno>". */
 void bench_tls_note(bench_session_t *s, const char *what);
 
-/* A client context that trusts only the certificate in pem (the server's
- * own) and keeps no session, so that every session is a full handshake;
- * ends the run when pem cannot be read. */
+/* A client context that accepts only the certificate in pem (the
+ * server's own, compared as DER and checked for its validity dates),
+ * offers X25519 alone and keeps no session, so that every session is a
+ * full handshake; ends the run when pem cannot be read. */
 SSL_CTX *bench_tls_client_ctx(const char *pem);
 
 typedef struct bench_level {
