@@ -343,23 +343,50 @@ static bench_step_t phone_done(struct phone *p)
 	return BENCH_STEP_FAILED;
 }
 
+/* Appends msg (taken over) to what the phone has to send. */
+static void outbox_add(struct phone *p, uint8_t *msg, size_t len)
+{
+	if (!p->out) {
+		p->out = msg;
+		p->out_len = len;
+		return;
+	}
+	uint8_t *all = realloc(p->out, p->out_len + len);
+	if (!all)
+		bench_die("out of memory");
+	memcpy(all + p->out_len, msg, len);
+	p->out = all;
+	p->out_len += len;
+	free(msg);
+}
+
 /* One step of the install conversation, the phone machine deciding. */
 static bench_step_t phone_step(void *ctx, bench_session_t *s)
 {
 	const struct phones *ph = ctx;
 	struct phone *p = (struct phone *)s;
-	if (p->out) {
+	uint8_t *msg;
+	size_t len;
+	if (pt_capf_phone_take_output(p->m, &msg, &len)) {
+		outbox_add(p, msg, len);
+		return BENCH_STEP_MORE;
+	}
+	pt_capf_phone_req_t req = pt_capf_phone_request(p->m);
+	/* What the phone says goes out when it has to hear from CAPF, so
+	 * that REQUEST_IN_PROGRESS and KEY_GENERATE_RESPONSE share one
+	 * record and one send: the loopback's receive work runs on the
+	 * sender's CPU. */
+	if (p->out && (req == PT_CAPF_PREQ_READ || req == PT_CAPF_PREQ_DONE)) {
 		int n = SSL_write(s->ssl, p->out, (int)p->out_len);
 		if (n <= 0)
 			return bench_tls_wait(s, n, "the server closed or "
 						    "failed mid-session");
 		free(p->out);
 		p->out = NULL;
+		p->out_len = 0;
 		return BENCH_STEP_MORE;
 	}
-	if (pt_capf_phone_take_output(p->m, &p->out, &p->out_len))
-		return BENCH_STEP_MORE;
-	switch (pt_capf_phone_request(p->m)) {
+	switch (req) {
 	case PT_CAPF_PREQ_READ:
 		return phone_read(p);
 	case PT_CAPF_PREQ_GENERATE_KEY:
