@@ -86,6 +86,24 @@ const char *pt_test_bin(const char *relative)
 	return path;
 }
 
+const char *pt_test_legacy_gen(void)
+{
+	static char path[4096];
+	const char *env = getenv("PT_LEGACY_GEN");
+	const char *candidates[] = {
+		env && *env ? env : NULL,
+		PT_SOURCE_DIR "/../shared/tools/legacy-capf-gen.py",
+		"/work/shared/tools/legacy-capf-gen.py",
+	};
+	for (size_t i = 0; i < sizeof candidates / sizeof *candidates; i++) {
+		if (candidates[i] && access(candidates[i], R_OK) == 0) {
+			snprintf(path, sizeof path, "%s", candidates[i]);
+			return path;
+		}
+	}
+	return NULL;
+}
+
 struct sink {
 	char *buf;
 	size_t len, cap;

@@ -26,6 +26,12 @@ typedef struct pt_run {
  * "node/phonetrustd".  Static storage. */
 const char *pt_test_bin(const char *relative);
 
+/* Path of the shared legacy CAPF fixture generator
+ * (legacy-capf-gen.py): $PT_LEGACY_GEN, else the shared tools folder
+ * beside the source tree, else /work/shared/tools (a clone elsewhere on
+ * the development machine); NULL when none is readable.  Static storage. */
+const char *pt_test_legacy_gen(void);
+
 /* Runs a built binary with a NULL-terminated argument list, feeding
  * stdin_text (may be NULL) and capturing both outputs. */
 void pt_test_run(pt_run_t *res, const char *stdin_text, const char *bin, ...)

@@ -42,9 +42,10 @@ typedef struct run {
 
 static const char *generator(void)
 {
-	const char *env = getenv("PT_LEGACY_GEN");
-	return env && *env ? env
-			   : PT_SOURCE_DIR "/../shared/tools/legacy-capf-gen.py";
+	const char *g = pt_test_legacy_gen();
+	ck_assert_msg(g, "fixture generator legacy-capf-gen.py not found "
+			 "(set PT_LEGACY_GEN)");
+	return g;
 }
 
 static void generate(const char *out, int phones, int subs,
@@ -55,9 +56,6 @@ static void generate(const char *out, int phones, int subs,
 		      "the fixture generator needs python3 and its "
 		      "cryptography module (Debian python3-cryptography; "
 		      "deploy/deps.sh installs it)");
-	ck_assert_msg(access(generator(), R_OK) == 0,
-		      "fixture generator %s not found (set PT_LEGACY_GEN)",
-		      generator());
 	char *cmd = fx_fmt("python3 '%s' --out '%s' --phones %d "
 			   "--subscribers %d --damage %s --seed %d >/dev/null",
 			   generator(), out, phones, subs, damage, seed);

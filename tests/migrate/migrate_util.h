@@ -26,10 +26,6 @@
 #include "store/datakey.h"
 #include "store/records.h"
 
-#ifndef PT_LEGACY_GEN
-#define PT_LEGACY_GEN "/work/shared/tools/legacy-capf-gen.py"
-#endif
-
 /* A formatted string (caller frees). */
 static inline char *mg_fmt(const char *fmt, ...)
 	__attribute__((format(printf, 1, 2)));
@@ -43,11 +39,13 @@ static inline char *mg_fmt(const char *fmt, ...)
 	return s;
 }
 
-/* Where the generator is: $PT_LEGACY_GEN, else the shared tools folder. */
+/* Where the generator is (pt_test_legacy_gen); fails the test if none. */
 static inline const char *mg_gen_path(void)
 {
-	const char *g = getenv("PT_LEGACY_GEN");
-	return g && *g ? g : PT_LEGACY_GEN;
+	const char *g = pt_test_legacy_gen();
+	ck_assert_msg(g, "fixture generator legacy-capf-gen.py not found "
+			 "(set PT_LEGACY_GEN)");
+	return g;
 }
 
 /* Generates a fixture into dir (DIR/publisher, DIR/subscriberK,
