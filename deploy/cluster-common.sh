@@ -318,6 +318,20 @@ cl_wait_gone() {
   ! cl_alive "$pid"
 }
 
+# Waits until no process holds node's pid-file lock (bounded); 0 when free.
+# A killed multi-threaded daemon shows as a zombie once its main thread is
+# gone, while its other threads may still be exiting with the files (and
+# so the lock) open: a restart in that window is refused.
+cl_wait_unlocked() {
+  local f=$DIR/$1/phonetrustd.pid i
+  [ -f "$f" ] || return 0
+  for i in $(seq "$2"); do
+    flock -n "$f" true 2>/dev/null && return 0
+    sleep 0.05
+  done
+  flock -n "$f" true 2>/dev/null
+}
+
 cl_stop() {
   local node=$1 pid
   pid=$(cl_pid "$node") || return 0
@@ -327,6 +341,7 @@ cl_stop() {
     kill -KILL "$pid" 2>/dev/null || true
     cl_wait_gone "$pid" 200 || cl_say "$node (pid $pid) is still there"
   fi
+  cl_wait_unlocked "$node" 200 || cl_say "$node's pid file is still locked"
   cl_say "stopped $node (pid $pid)"
 }
 
@@ -335,6 +350,7 @@ cl_kill() {
   pid=$(cl_pid "$node") || cl_die "$node is not running"
   kill -KILL "$pid"
   cl_wait_gone "$pid" 200 || cl_die "$node (pid $pid) survived SIGKILL"
+  cl_wait_unlocked "$node" 200 || cl_die "$node's pid file is still locked after SIGKILL"
   cl_say "killed $node (pid $pid)"
 }
 
