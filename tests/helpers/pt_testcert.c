@@ -50,3 +50,24 @@ X509 *pt_testcert(EVP_PKEY *key, const char *cn, uint32_t serial)
 	const char *attrs[] = {attr, NULL};
 	return pt_testcert_names(key, attrs, s, sizeof s);
 }
+
+X509 *pt_testcert_issued(EVP_PKEY *key, const char *cn, X509 *issuer,
+			 EVP_PKEY *issuer_key, uint32_t serial)
+{
+	X509 *x = X509_new();
+	X509_NAME *n = X509_NAME_new();
+	ck_assert(x && n);
+	ck_assert(X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_UTF8,
+					     (const unsigned char *)cn, -1,
+					     -1, 0));
+	ck_assert(X509_set_version(x, X509_VERSION_3));
+	ck_assert(ASN1_INTEGER_set(X509_get_serialNumber(x), (long)serial));
+	ck_assert(X509_set_subject_name(x, n));
+	ck_assert(X509_set_issuer_name(x, X509_get_subject_name(issuer)));
+	ck_assert(X509_gmtime_adj(X509_getm_notBefore(x), 0));
+	ck_assert(X509_gmtime_adj(X509_getm_notAfter(x), 86400L * 365));
+	ck_assert(X509_set_pubkey(x, key));
+	ck_assert(X509_sign(x, issuer_key, EVP_sha256()) > 0);
+	X509_NAME_free(n);
+	return x;
+}

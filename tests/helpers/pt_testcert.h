@@ -16,4 +16,9 @@ X509 *pt_testcert_names(EVP_PKEY *key, const char *const *attrs,
 /* CN=cn and a 32-bit serial. */
 X509 *pt_testcert(EVP_PKEY *key, const char *cn, uint32_t serial);
 
+/* CN=cn for key, issued by issuer (its subject as issuer name) and signed
+ * with issuer_key (SHA-256), with a 32-bit serial: the shape of an LSC. */
+X509 *pt_testcert_issued(EVP_PKEY *key, const char *cn, X509 *issuer,
+			 EVP_PKEY *issuer_key, uint32_t serial);
+
 #endif

@@ -79,22 +79,7 @@ static void teardown(void)
 /* An LSC for key, CN=name, issued by the test CAPF. */
 static X509 *issue_lsc(EVP_PKEY *key, const char *name)
 {
-	X509 *x = X509_new();
-	X509_NAME *n = X509_NAME_new();
-	ck_assert(x && n);
-	ck_assert(X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_UTF8,
-					     (const unsigned char *)name, -1,
-					     -1, 0));
-	ck_assert(X509_set_version(x, X509_VERSION_3));
-	ck_assert(ASN1_INTEGER_set(X509_get_serialNumber(x), 7));
-	ck_assert(X509_set_subject_name(x, n));
-	ck_assert(X509_set_issuer_name(x, X509_get_subject_name(ca)));
-	ck_assert(X509_gmtime_adj(X509_getm_notBefore(x), 0));
-	ck_assert(X509_gmtime_adj(X509_getm_notAfter(x), 86400L * 365));
-	ck_assert(X509_set_pubkey(x, key));
-	ck_assert(X509_sign(x, ca_key, EVP_sha256()) > 0);
-	X509_NAME_free(n);
-	return x;
+	return pt_testcert_issued(key, name, ca, ca_key, 7);
 }
 
 static void world_init(struct world *w, uint32_t session_id,
