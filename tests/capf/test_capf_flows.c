@@ -342,19 +342,28 @@ START_TEST(lsc_not_from_capf_refused)
 }
 END_TEST
 
+/* A phone's MIC for name from maker, with a fresh EC key: both written
+ * under the fixture root (cert and key get their paths, 512 bytes). */
+static X509 *mic_on_disk(const char *name, struct ca *maker, EVP_PKEY **k,
+			 char *cert, char *key)
+{
+	ck_assert_int_eq(pt_certs_new_key(PT_KEY_EC256, k), PT_OK);
+	X509 *mic = issue(maker->key, maker->cert, name, *k, false);
+	snprintf(cert, 512, "%s/%s-mic.pem", fx.root, name);
+	snprintf(key, 512, "%s/%s-mic.key", fx.root, name);
+	write_cert(cert, mic);
+	write_key(key, *k);
+	return mic;
+}
+
 START_TEST(mic_precedence)
 {
 	const char *name = "SEP00000000A005";
 	struct ca maker;
 	ca_make(&maker, "maker", "Manufacturing CA");
 	EVP_PKEY *k = NULL;
-	ck_assert_int_eq(pt_certs_new_key(PT_KEY_EC256, &k), PT_OK);
-	X509 *mic = issue(maker.key, maker.cert, name, k, false);
 	char cert[512], key[512];
-	snprintf(cert, sizeof cert, "%s/%s-mic.pem", fx.root, name);
-	snprintf(key, sizeof key, "%s/%s-mic.key", fx.root, name);
-	write_cert(cert, mic);
-	write_key(key, k);
+	X509 *mic = mic_on_disk(name, &maker, &k, cert, key);
 	add_device(name, "install", "mic", NULL);
 
 	/* The manufacturer's CA is not trusted yet. */
@@ -458,13 +467,8 @@ START_TEST(troubleshoot_sends_mic)
 	struct ca maker;
 	ca_make(&maker, "maker2", "Another Manufacturing CA");
 	EVP_PKEY *k = NULL;
-	ck_assert_int_eq(pt_certs_new_key(PT_KEY_EC256, &k), PT_OK);
-	X509 *mic = issue(maker.key, maker.cert, name, k, false);
 	char cert[512], key[512];
-	snprintf(cert, sizeof cert, "%s/%s-mic.pem", fx.root, name);
-	snprintf(key, sizeof key, "%s/%s-mic.key", fx.root, name);
-	write_cert(cert, mic);
-	write_key(key, k);
+	X509 *mic = mic_on_disk(name, &maker, &k, cert, key);
 	add_device(name, "troubleshoot", "null", NULL);
 	enrol_expect(name, 0, "fetched", "--mic", cert, "--key", key);
 	uint8_t *der = NULL;
